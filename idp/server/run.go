@@ -1,0 +1,39 @@
+package server
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+)
+
+// Run is the idp binary: flags (or IDP_* environment variables), then serve.
+func Run(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("idp", flag.ContinueOnError)
+	var cfg Config
+	fs.StringVar(&cfg.Issuer, "public-url", party.Env("IDP_PUBLIC_URL", demo.IdPURL), "public URL and OIDC issuer (env IDP_PUBLIC_URL)")
+	addr := party.String(fs, "addr", "IDP_ADDR", "", "listen address (default: loopback, port of --public-url)")
+	fs.StringVar(&cfg.DataDir, "data-dir", party.Env("IDP_DATA_DIR", ".xaa-data/idp"), "directory for idp.db (env IDP_DATA_DIR)")
+	fs.StringVar(&cfg.SigningAlg, "signing-alg", party.Env("IDP_SIGNING_ALG", "RS256"), "RS256 or ES256 (env IDP_SIGNING_ALG)")
+	fs.StringVar(&cfg.Agent0URL, "agent0-url", party.Env("AGENT0_PUBLIC_URL", demo.Agent0URL), "Agent0's public URL, for seeding (env AGENT0_PUBLIC_URL)")
+	fs.StringVar(&cfg.Todo0URL, "todo0-url", party.Env("TODO0_PUBLIC_URL", demo.Todo0URL), "Todo0's public URL, for seeding (env TODO0_PUBLIC_URL)")
+	fs.StringVar(&cfg.Todo0MCPURL, "todo0-mcp-url", party.Env("TODO0_MCP_PUBLIC_URL", demo.Todo0MCPURL), "Todo0 MCP's public URL, for seeding (env TODO0_MCP_PUBLIC_URL)")
+	jagTTL := party.Duration(fs, "id-jag-ttl", "IDP_ID_JAG_TTL", 5*time.Minute, "ID-JAG lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Logger, cfg.IDJAGTTL = logger, *jagTTL
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *addr == "" {
+		*addr = party.DefaultAddr(s.Issuer())
+	}
+	logger.Info("Acme IdP listening", "addr", *addr, "issuer", s.Issuer())
+	return party.Run(ctx, "idp", *addr, s, logger)
+}

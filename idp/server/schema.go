@@ -1,0 +1,110 @@
+package server
+
+import (
+	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
+)
+
+// migrations is the IdP's schema, one entry per version; never edit a
+// released entry, append a new one.
+var migrations = []string{
+	keys.Migration,
+	replay.Migration,
+	`CREATE TABLE users (
+		id            TEXT PRIMARY KEY,          -- the stable sub
+		username      TEXT NOT NULL UNIQUE,
+		name          TEXT NOT NULL,
+		email         TEXT NOT NULL,
+		password_hash TEXT NOT NULL,
+		active        INTEGER NOT NULL DEFAULT 1,
+		is_admin      INTEGER NOT NULL DEFAULT 0,
+		created_at    INTEGER NOT NULL
+	);
+	-- An app is what an admin assigns users to. A resource app has an audience
+	-- (its authorization server's issuer) and the protected resources it serves.
+	CREATE TABLE apps (
+		id        TEXT PRIMARY KEY,
+		name      TEXT NOT NULL,
+		audience  TEXT UNIQUE,
+		resources TEXT NOT NULL DEFAULT '[]',   -- JSON array of resource identifiers
+		scopes    TEXT NOT NULL DEFAULT '[]'    -- JSON array of scopes the resource app knows
+	);
+	CREATE TABLE clients (
+		id            TEXT PRIMARY KEY,
+		app_id        TEXT NOT NULL REFERENCES apps(id),
+		name          TEXT NOT NULL,
+		secret_hash   BLOB,
+		auth_methods  TEXT NOT NULL,            -- JSON array
+		grant_types   TEXT NOT NULL,            -- JSON array
+		redirect_uris TEXT NOT NULL DEFAULT '[]',
+		jwks_uri      TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE assignments (
+		user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		app_id  TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+		PRIMARY KEY (user_id, app_id)
+	);
+	-- Admin policy: which requesting client may get ID-JAGs for which resource app.
+	CREATE TABLE managed_connections (
+		id                 TEXT PRIMARY KEY,
+		client_id          TEXT NOT NULL REFERENCES clients(id),
+		resource_app_id    TEXT NOT NULL REFERENCES apps(id),
+		resources          TEXT NOT NULL,     -- JSON array: allowed resource identifiers
+		scopes             TEXT NOT NULL,     -- JSON array: allowed scopes
+		resource_client_id TEXT NOT NULL,     -- the client's id AT the resource AS
+		include_email      INTEGER NOT NULL DEFAULT 0,
+		enabled            INTEGER NOT NULL DEFAULT 1,
+		UNIQUE (client_id, resource_app_id)
+	);
+	CREATE TABLE sessions (
+		sid         TEXT PRIMARY KEY,          -- public id, the ID token's sid
+		cookie_hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the cookie value
+		user_id     TEXT NOT NULL REFERENCES users(id),
+		auth_time   INTEGER NOT NULL,
+		expires_at  INTEGER NOT NULL,
+		revoked_at  INTEGER
+	);
+	CREATE TABLE auth_codes (
+		code_hash      BLOB PRIMARY KEY,
+		client_id      TEXT NOT NULL,
+		user_id        TEXT NOT NULL,
+		sid            TEXT NOT NULL,
+		redirect_uri   TEXT NOT NULL,
+		scope          TEXT NOT NULL,
+		nonce          TEXT NOT NULL,
+		code_challenge TEXT NOT NULL,
+		expires_at     INTEGER NOT NULL,
+		used_at        INTEGER
+	);
+	CREATE TABLE refresh_tokens (
+		token_hash BLOB PRIMARY KEY,
+		id         TEXT NOT NULL UNIQUE,       -- public id for admin listings
+		client_id  TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		sid        TEXT NOT NULL,
+		scope      TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		revoked_at INTEGER
+	);
+	CREATE TABLE access_tokens (
+		token_hash BLOB PRIMARY KEY,
+		client_id  TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		scope      TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE TABLE audit (
+		id        INTEGER PRIMARY KEY AUTOINCREMENT,
+		at        INTEGER NOT NULL,
+		event     TEXT NOT NULL,     -- sign_in, token_exchange, ...
+		outcome   TEXT NOT NULL,     -- granted, denied, ok, failed
+		client_id TEXT NOT NULL DEFAULT '',
+		user_id   TEXT NOT NULL DEFAULT '',
+		error     TEXT NOT NULL DEFAULT '',
+		reason    TEXT NOT NULL DEFAULT '',
+		rule      TEXT NOT NULL DEFAULT '',
+		detail    TEXT NOT NULL DEFAULT '{}'
+	);
+	CREATE INDEX audit_user ON audit(user_id, id);`,
+}

@@ -1,0 +1,179 @@
+// Package server is the Acme IdP: an OpenID Connect provider for Agent0 and
+// Todo0 sign-in, and the token exchange that issues ID-JAGs under the admin's
+// managed connections.
+package server
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/gorilla/mux"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
+)
+
+// Config configures the IdP. Zero values take the defaults in parentheses.
+type Config struct {
+	// Issuer is the IdP's public URL and OIDC issuer (demo.IdPURL).
+	Issuer string
+	// DataDir holds idp.db (required).
+	DataDir string
+	// SigningAlg signs ID tokens and ID-JAGs: RS256 or ES256 (RS256).
+	SigningAlg string
+
+	// The other parties' public URLs, used only to seed the demo world on a
+	// fresh database (the demo defaults).
+	Agent0URL, Todo0URL, Todo0MCPURL string
+
+	IDTokenTTL      time.Duration // (1h)
+	AccessTokenTTL  time.Duration // IdP access tokens for userinfo (1h)
+	RefreshTokenTTL time.Duration // (30 days)
+	SessionTTL      time.Duration // browser session at the IdP (12h)
+	IDJAGTTL        time.Duration // (5m)
+	ClockSkew       time.Duration // tolerance when checking tokens (30s)
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defd := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Issuer, demo.IdPURL)
+	def(&c.Agent0URL, demo.Agent0URL)
+	def(&c.Todo0URL, demo.Todo0URL)
+	def(&c.Todo0MCPURL, demo.Todo0MCPURL)
+	def(&c.SigningAlg, string(jose.RS256))
+	defd(&c.IDTokenTTL, time.Hour)
+	defd(&c.AccessTokenTTL, time.Hour)
+	defd(&c.RefreshTokenTTL, 30*24*time.Hour)
+	defd(&c.SessionTTL, 12*time.Hour)
+	defd(&c.IDJAGTTL, 5*time.Minute)
+	defd(&c.ClockSkew, 30*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	for name, p := range map[string]*string{"Issuer": &c.Issuer, "Agent0URL": &c.Agent0URL, "Todo0URL": &c.Todo0URL, "Todo0MCPURL": &c.Todo0MCPURL} {
+		v, err := httpx.PublicBase(*p)
+		if err != nil {
+			return fmt.Errorf("idp: %s %q %v", name, *p, err)
+		}
+		*p = v
+	}
+	if c.DataDir == "" {
+		return errors.New("idp: DataDir is required")
+	}
+	return nil
+}
+
+// Server is a running IdP.
+type Server struct {
+	cfg     Config
+	db      *sql.DB
+	keys    *keys.Set
+	replay  *replay.Store
+	clients *clientauth.Authenticator
+	tmpl    *template.Template
+	log     *slog.Logger
+	now     func() time.Time
+
+	// clientKeyCache holds one remote JWKS per registered client jwks_uri.
+	clientKeyCache sync.Map
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// New opens (or creates and seeds) the IdP's database and keys.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "idp.db"), migrations)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := keys.Open(ctx, db, jose.SignatureAlgorithm(cfg.SigningAlg))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tmpl, err := template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now}
+	s.clients = &clientauth.Authenticator{
+		Clients:   registry{s},
+		Audiences: []string{cfg.Issuer, cfg.Issuer + "/oauth2/token"},
+		Replay:    s.replay,
+		Skew:      cfg.ClockSkew,
+	}
+	if err := s.seed(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("idp: seed: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the database.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Issuer is the IdP's issuer URL.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+// Keys is the IdP's signing key set.
+func (s *Server) Keys() *keys.Set { return s.keys }
+
+// Handler serves every IdP endpoint.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/.well-known/openid-configuration", s.discovery).Methods(http.MethodGet)
+	r.HandleFunc("/.well-known/oauth-authorization-server", s.discovery).Methods(http.MethodGet)
+	r.Handle("/oauth2/jwks", s.keys).Methods(http.MethodGet)
+	r.HandleFunc("/oauth2/authorize", s.authorize).Methods(http.MethodGet)
+	r.HandleFunc("/login", s.login).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/token", s.token)
+	r.HandleFunc("/oauth2/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/logout", s.logout).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/", s.home).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return httpx.Middleware("idp", s.log, r)
+}
+
+// Maintain prunes expired one-time state; the front door calls it periodically.
+func (s *Server) Maintain(ctx context.Context) error {
+	now := s.now().Unix()
+	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
+	for _, q := range []string{
+		`DELETE FROM auth_codes WHERE expires_at < ?`,
+		`DELETE FROM access_tokens WHERE expires_at < ?`,
+	} {
+		_, e := s.db.ExecContext(ctx, q, now)
+		err = errors.Join(err, e)
+	}
+	return err
+}

@@ -1,0 +1,8 @@
+package server
+
+import (
+	"html/template"
+	"strings"
+)
+
+var templateFuncs = template.FuncMap{"join": strings.Join}

@@ -1,0 +1,249 @@
+// Package keys keeps a party's signing keys in its SQLite database, so they
+// survive restarts, signs JWTs with the active key and serves the public JWKS.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Migration creates the keys table; parties append it to their own migrations.
+const Migration = `CREATE TABLE signing_keys (
+	kid        TEXT PRIMARY KEY,
+	alg        TEXT NOT NULL,
+	jwk        TEXT NOT NULL,     -- private JWK (JSON); this database is the key store
+	created_at INTEGER NOT NULL,
+	retired_at INTEGER            -- set when a newer key took over signing
+);`
+
+// Supported signing algorithms. RS256 is what every OIDC relying party must
+// accept; ES256 is the smaller, faster choice.
+var Supported = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// Set is a party's signing key set: one active key that signs, plus retired
+// keys still published so what they signed keeps verifying.
+type Set struct {
+	db  *sql.DB
+	alg jose.SignatureAlgorithm
+
+	mu      sync.RWMutex
+	active  jose.JSONWebKey
+	public  []jose.JSONWebKey
+	signers map[string]jose.Signer // by typ
+}
+
+// Open loads the key set, generating the first key of alg when there is none.
+func Open(ctx context.Context, db *sql.DB, alg jose.SignatureAlgorithm) (*Set, error) {
+	if alg == "" {
+		alg = jose.RS256
+	}
+	if !supported(alg) {
+		return nil, fmt.Errorf("keys: unsupported signing algorithm %q (want RS256 or ES256)", alg)
+	}
+	s := &Set{db: db, alg: alg}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	if s.active.Key == nil {
+		if _, err := s.Rotate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func supported(alg jose.SignatureAlgorithm) bool {
+	for _, a := range Supported {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Set) load(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT kid, alg, jwk, retired_at IS NULL FROM signing_keys ORDER BY created_at, rowid`)
+	if err != nil {
+		return fmt.Errorf("keys: load: %w", err)
+	}
+	defer rows.Close()
+	var active jose.JSONWebKey
+	var public []jose.JSONWebKey
+	for rows.Next() {
+		var kid, alg, raw string
+		var isActive bool
+		if err := rows.Scan(&kid, &alg, &raw, &isActive); err != nil {
+			return err
+		}
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON([]byte(raw)); err != nil {
+			return fmt.Errorf("keys: key %s is corrupt: %w", kid, err)
+		}
+		public = append(public, k.Public())
+		if isActive && jose.SignatureAlgorithm(alg) == s.alg {
+			active = k
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.active, s.public, s.signers = active, public, map[string]jose.Signer{}
+	s.mu.Unlock()
+	return nil
+}
+
+// Rotate generates a new key of the set's algorithm and makes it the signing
+// key. Older keys stay published until Prune removes them.
+func (s *Set) Rotate(ctx context.Context) (string, error) {
+	k, err := generate(s.alg)
+	if err != nil {
+		return "", err
+	}
+	raw, err := k.MarshalJSON()
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().Unix()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`, now); err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys(kid, alg, jwk, created_at) VALUES (?, ?, ?, ?)`, k.KeyID, string(s.alg), string(raw), now); err != nil {
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("keys: rotate: %w", err)
+	}
+	return k.KeyID, s.load(ctx)
+}
+
+func generate(alg jose.SignatureAlgorithm) (jose.JSONWebKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		err = fmt.Errorf("keys: unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	k := jose.JSONWebKey{Key: priv, Algorithm: string(alg), Use: "sig"}
+	pub := k.Public()
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return jose.JSONWebKey{}, err
+	}
+	k.KeyID = base64.RawURLEncoding.EncodeToString(tp) // RFC 7638 thumbprint
+	return k, nil
+}
+
+// Algorithm is the algorithm new tokens are signed with.
+func (s *Set) Algorithm() jose.SignatureAlgorithm { return s.alg }
+
+// ActiveKeyID is the kid new tokens carry.
+func (s *Set) ActiveKeyID() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.active.KeyID
+}
+
+// Sign serializes claims (structs or maps, merged) as a compact JWS with the
+// given "typ" header, signed by the active key.
+func (s *Set) Sign(typ string, claims ...any) (string, error) {
+	signer, err := s.signer(typ)
+	if err != nil {
+		return "", err
+	}
+	b := jwt.Signed(signer)
+	for _, c := range claims {
+		b = b.Claims(c)
+	}
+	return b.Serialize()
+}
+
+func (s *Set) signer(typ string) (jose.Signer, error) {
+	s.mu.RLock()
+	sg, ok := s.signers[typ]
+	active := s.active
+	s.mu.RUnlock()
+	if ok {
+		return sg, nil
+	}
+	if active.Key == nil {
+		return nil, errors.New("keys: no active signing key")
+	}
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: active}, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.active.KeyID == active.KeyID {
+		s.signers[typ] = sg
+	}
+	s.mu.Unlock()
+	return sg, nil
+}
+
+// JWKS returns the public key set.
+func (s *Set) JWKS() jose.JSONWebKeySet {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), s.public...)}
+}
+
+// ServeHTTP serves the public JWKS. A short max-age keeps verifiers from
+// hammering it while letting a rotation show up within a minute.
+func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := json.Marshal(s.JWKS())
+	if err != nil {
+		http.Error(w, "cannot encode JWKS", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(body)
+}
+
+// ErrUnknownKey is returned by Key for a kid the set does not publish.
+var ErrUnknownKey = errors.New("keys: unknown kid")
+
+// Key returns the public key with the given kid, so a party can verify what it
+// signed itself (the IdP checking its own ID tokens) through the same verifier
+// it would use for anyone else's.
+func (s *Set) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := range s.public {
+		if s.public[i].KeyID == kid {
+			k := s.public[i]
+			return &k, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+)
+
+type tokenInfoKey struct{}
+
+// protect guards the MCP endpoint (SPEC-CHECKLIST section 4).
+//
+// The token is verified here, once, so that every refusal carries the
+// challenge RFC 6750 3 and RFC 9728 5.1 describe (resource_metadata, scope,
+// error="invalid_token" when a token was sent); the SDK's
+// auth.RequireBearerToken then puts the verified TokenInfo where the MCP
+// server and tool handlers find it. A tools/call whose tool needs a scope the
+// token lacks gets 403 insufficient_scope naming that scope, before the MCP
+// server sees it.
+func (s *Server) protect(next http.Handler) http.Handler {
+	sdk := auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+		if ti, ok := ctx.Value(tokenInfoKey{}).(*auth.TokenInfo); ok {
+			return ti, nil
+		}
+		return nil, auth.ErrInvalidToken
+	}, &auth.RequireBearerTokenOptions{ResourceMetadataURL: s.prmURL, ClockSkew: s.cfg.ClockSkew})
+	inner := sdk(s.scopeGate(next))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("access_token") {
+			// RFC 6750 2.3 allows it; this resource does not (bearer_methods_supported: header).
+			s.challenge(w, http.StatusBadRequest, oauth.ErrInvalidRequest, "send the access token in the Authorization header, never in the URL", "")
+			return
+		}
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			s.challenge(w, http.StatusUnauthorized, "", "", "")
+			return
+		}
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "use the Bearer scheme", "")
+			return
+		}
+		ti, err := s.verify(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			s.log.Info("bearer token refused", "err", err)
+			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidToken, err.Error(), "")
+			return
+		}
+		inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenInfoKey{}, ti)))
+	})
+}
+
+// verify accepts only access tokens its AS issued for this resource: an
+// ID-JAG, an ID token or a token for another resource fails typ, iss or aud.
+func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error) {
+	var c struct {
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+	}
+	t, err := s.verifier.Verify(ctx, raw, &c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNotTodo0, err)
+	}
+	return &auth.TokenInfo{
+		Scopes:     oauth.SplitScope(c.Scope),
+		Expiration: t.Claims.Expiry.Time(),
+		UserID:     t.Claims.Subject,
+		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID},
+	}, nil
+}
+
+// challenge writes a refusal with its WWW-Authenticate header and a JSON body.
+func (s *Server) challenge(w http.ResponseWriter, status int, code, desc, scope string) {
+	if scope == "" {
+		scope = strings.Join(demo.Todo0Scopes, " ")
+	}
+	params := []string{fmt.Sprintf("resource_metadata=%q", s.prmURL), fmt.Sprintf("scope=%q", scope)}
+	if code != "" {
+		params = append(params, fmt.Sprintf("error=%q", code))
+	}
+	if desc != "" {
+		params = append(params, fmt.Sprintf("error_description=%q", sanitizeHeader(desc)))
+	}
+	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	body := map[string]string{}
+	if code != "" {
+		body["error"], body["error_description"] = code, desc
+	} else {
+		body["error"], body["error_description"] = "unauthorized", "this MCP server needs a Todo0 access token; see resource_metadata in WWW-Authenticate"
+	}
+	oauth.WriteJSON(w, status, body)
+}
+
+// sanitizeHeader keeps a description legal inside a quoted header value.
+func sanitizeHeader(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
+			return '\''
+		}
+		return r
+	}, s)
+}
+
+// maxMCPBody matches the SDK's default request limit.
+const maxMCPBody = 4 << 20
+
+// scopeGate refuses a tools/call whose tool needs a scope the token lacks.
+func (s *Server) scopeGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxMCPBody+1))
+		if err != nil {
+			http.Error(w, "cannot read request body", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		ti := auth.TokenInfoFromContext(r.Context())
+		for _, name := range calledTools(body) {
+			need, ok := toolScopes[name]
+			if ok && (ti == nil || !slices.Contains(ti.Scopes, need)) {
+				s.challenge(w, http.StatusForbidden, oauth.ErrInsufficientScope,
+					fmt.Sprintf("tool %s needs scope %s", name, need), need)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// calledTools returns the tool names of tools/call requests in a JSON-RPC
+// message or batch. Anything unparsable is left to the MCP server to refuse.
+func calledTools(body []byte) []string {
+	type msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
+	}
+	var msgs []msg
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		if json.Unmarshal(trimmed, &msgs) != nil {
+			return nil
+		}
+	} else {
+		var m msg
+		if json.Unmarshal(trimmed, &m) != nil {
+			return nil
+		}
+		msgs = []msg{m}
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Method == "tools/call" {
+			out = append(out, m.Params.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+// Package server is Todo0 MCP: a streamable-HTTP MCP server (Go MCP SDK) and
+// an OAuth protected resource (RFC 9728) whose tokens come from the Todo0
+// authorization server. It reaches todo data through Todo0's API with
+// credentials of its own; the client's token never leaves this server.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/gorilla/mux"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+)
+
+// Config configures Todo0 MCP. Zero values take the defaults in parentheses.
+type Config struct {
+	// PublicURL is where clients reach this server (demo.Todo0MCPURL); the
+	// resource identifier is PublicURL + "/mcp".
+	PublicURL string
+	// AuthServer is the Todo0 authorization server's issuer (demo.Todo0URL).
+	AuthServer string
+	// Todo0API is the base URL of Todo0's todo API (AuthServer).
+	Todo0API string
+	// ServiceClientID and ServiceClientSecret are this server's own client at
+	// Todo0 (demo.MCPServiceClientID).
+	ServiceClientID, ServiceClientSecret string
+	ClockSkew                            time.Duration // (30s)
+	HTTPClient                           *http.Client
+	Logger                               *slog.Logger
+}
+
+// Server is a running Todo0 MCP.
+type Server struct {
+	cfg      Config
+	resource string
+	prmURL   string
+	verifier jwtverify.Verifier
+	api      *todoAPI
+	mcp      *mcp.Server
+	log      *slog.Logger
+}
+
+// New builds the server. It keeps no state of its own, so it has no database.
+func New(cfg Config) (*Server, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = demo.Todo0MCPURL
+	}
+	if cfg.AuthServer == "" {
+		cfg.AuthServer = demo.Todo0URL
+	}
+	if cfg.Todo0API == "" {
+		cfg.Todo0API = cfg.AuthServer
+	}
+	if cfg.ServiceClientID == "" {
+		cfg.ServiceClientID, cfg.ServiceClientSecret = demo.MCPServiceClientID, demo.MCPServiceClientSecret
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = 30 * time.Second
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	pub, err := httpx.PublicBase(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("todo0-mcp: PublicURL %q %v", cfg.PublicURL, err)
+	}
+	cfg.PublicURL = pub
+	s := &Server{
+		cfg:      cfg,
+		resource: pub + demo.MCPPath,
+		prmURL:   pub + "/.well-known/oauth-protected-resource" + demo.MCPPath,
+		api:      &todoAPI{base: strings.TrimSuffix(cfg.Todo0API, "/"), clientID: cfg.ServiceClientID, secret: cfg.ServiceClientSecret, http: cfg.HTTPClient},
+		log:      cfg.Logger,
+	}
+	s.verifier = jwtverify.Verifier{
+		Typ:        oauth.TypAccessToken,
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256},
+		Issuers: map[string]jwtverify.KeySource{cfg.AuthServer: &jwks.Remote{
+			Issuer:      cfg.AuthServer,
+			MetadataURL: strings.TrimSuffix(cfg.AuthServer, "/") + "/.well-known/oauth-authorization-server",
+			Client:      cfg.HTTPClient,
+		}},
+		Audience: s.resource,
+		Skew:     cfg.ClockSkew,
+		Required: []string{"sub", "client_id", "jti", "iat"},
+	}
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "todo0-mcp", Title: "Todo0 MCP", Version: "0.1.0"}, &mcp.ServerOptions{
+		Instructions: "Tools over the signed-in user's Todo0 todos. Reading needs todos.read, changing needs todos.write.",
+		Capabilities: &mcp.ServerCapabilities{
+			Tools:      &mcp.ToolCapabilities{},
+			Extensions: map[string]any{oauth.ExtensionEnterpriseManagedAuthorization: map[string]any{}},
+		},
+		Logger: cfg.Logger,
+	})
+	s.addTools()
+	return s, nil
+}
+
+// Resource is the RFC 9728 resource identifier.
+func (s *Server) Resource() string { return s.resource }
+
+// Maintain has nothing to prune; Todo0 MCP keeps no state.
+func (s *Server) Maintain(context.Context) error { return nil }
+
+// Close has nothing to release.
+func (s *Server) Close() error { return nil }
+
+// Handler serves the protected resource metadata and the MCP endpoint.
+func (s *Server) Handler() http.Handler {
+	prm := auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
+		Resource:               s.resource,
+		AuthorizationServers:   []string{s.cfg.AuthServer},
+		ScopesSupported:        demo.Todo0Scopes,
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           "Todo0 MCP",
+	})
+	r := mux.NewRouter()
+	r.Handle("/.well-known/oauth-protected-resource"+demo.MCPPath, prm)
+	r.Handle("/.well-known/oauth-protected-resource", prm)
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{Logger: s.log})
+	r.Handle(demo.MCPPath, s.protect(streamable))
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return httpx.Middleware("todo0-mcp", s.log, r)
+}
+
+var errNotTodo0 = errors.New("not a Todo0 access token")

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// todoAPI is Todo0's service API, called with this server's own client
+// credentials (HTTP Basic), naming the user from the verified access token.
+type todoAPI struct {
+	base, clientID, secret string
+	http                   *http.Client
+}
+
+// apiError is a refusal from Todo0, shown to the model as a tool error.
+type apiError struct {
+	Status     int
+	Code, Desc string
+}
+
+func (e *apiError) Error() string {
+	if e.Status == http.StatusNotFound {
+		return "not found: " + e.Desc
+	}
+	return fmt.Sprintf("Todo0 refused (%d %s): %s", e.Status, e.Code, e.Desc)
+}
+
+func (a *todoAPI) do(ctx context.Context, method, userID, suffix string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	u := a.base + "/api/v1/users/" + url.PathEscape(userID) + "/todos" + suffix
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(url.QueryEscape(a.clientID), url.QueryEscape(a.secret))
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("Todo0 is unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		_ = json.Unmarshal(data, &e)
+		return &apiError{Status: resp.StatusCode, Code: e.Error, Desc: e.Description}
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+func (a *todoAPI) list(ctx context.Context, userID string) ([]Todo, error) {
+	var out struct {
+		Todos []Todo `json:"todos"`
+	}
+	err := a.do(ctx, http.MethodGet, userID, "", nil, &out)
+	if out.Todos == nil {
+		out.Todos = []Todo{}
+	}
+	return out.Todos, err
+}
+
+func (a *todoAPI) create(ctx context.Context, userID, title, actingClient string) (Todo, error) {
+	var t Todo
+	err := a.do(ctx, http.MethodPost, userID, "", map[string]string{"title": title, "acting_client": actingClient}, &t)
+	return t, err
+}
+
+func (a *todoAPI) setDone(ctx context.Context, userID string, id int64, done bool) (Todo, error) {
+	var t Todo
+	err := a.do(ctx, http.MethodPatch, userID, fmt.Sprintf("/%d", id), map[string]bool{"done": done}, &t)
+	return t, err
+}
+
+func (a *todoAPI) delete(ctx context.Context, userID string, id int64) error {
+	return a.do(ctx, http.MethodDelete, userID, fmt.Sprintf("/%d", id), nil, nil)
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+)
+
+// toolScopes is the scope each tool needs; scopeGate enforces it at the
+// HTTP layer (403 insufficient_scope) and each handler checks it again.
+var toolScopes = map[string]string{
+	"list_todos":    demo.ScopeRead,
+	"create_todo":   demo.ScopeWrite,
+	"complete_todo": demo.ScopeWrite,
+	"delete_todo":   demo.ScopeWrite,
+}
+
+// Todo is a todo as tools return it.
+type Todo struct {
+	ID        int64  `json:"id" jsonschema:"the todo's id"`
+	Title     string `json:"title"`
+	Done      bool   `json:"done"`
+	CreatedBy string `json:"created_by" jsonschema:"person or agent"`
+	ViaClient string `json:"via_client,omitempty" jsonschema:"for agent-created todos, the client that acted"`
+}
+
+type listIn struct{}
+
+type listOut struct {
+	Todos []Todo `json:"todos"`
+}
+
+type createIn struct {
+	Title string `json:"title" jsonschema:"what to do, 1 to 200 characters"`
+}
+
+type idIn struct {
+	ID int64 `json:"id" jsonschema:"the todo's id, as list_todos shows it"`
+}
+
+type deleteOut struct {
+	Deleted int64 `json:"deleted"`
+}
+
+// caller is who a tool acts for, from the verified token.
+type caller struct{ userID, clientID string }
+
+func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
+	var ti *auth.TokenInfo
+	if req.Extra != nil {
+		ti = req.Extra.TokenInfo
+	}
+	if ti == nil {
+		return caller{}, errors.New("no verified access token")
+	}
+	ok := false
+	for _, s := range ti.Scopes {
+		ok = ok || s == scope
+	}
+	if !ok {
+		return caller{}, fmt.Errorf("this tool needs scope %s", scope)
+	}
+	cid, _ := ti.Extra["client_id"].(string)
+	return caller{userID: ti.UserID, clientID: cid}, nil
+}
+
+func (s *Server) addTools() {
+	mcp.AddTool(s.mcp, &mcp.Tool{
+		Name: "list_todos", Title: "List todos",
+		Description: "List the signed-in user's todos. Needs todos.read.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
+	}, func(ctx context.Context, req *mcp.CallToolRequest, _ listIn) (*mcp.CallToolResult, listOut, error) {
+		c, err := callerOf(req, demo.ScopeRead)
+		if err != nil {
+			return nil, listOut{}, err
+		}
+		ts, err := s.api.list(ctx, c.userID)
+		return nil, listOut{Todos: ts}, err
+	})
+	mcp.AddTool(s.mcp, &mcp.Tool{
+		Name: "create_todo", Title: "Create a todo",
+		Description: "Add a todo for the signed-in user. Needs todos.write.",
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in createIn) (*mcp.CallToolResult, Todo, error) {
+		c, err := callerOf(req, demo.ScopeWrite)
+		if err != nil {
+			return nil, Todo{}, err
+		}
+		t, err := s.api.create(ctx, c.userID, in.Title, c.clientID)
+		return nil, t, err
+	})
+	mcp.AddTool(s.mcp, &mcp.Tool{
+		Name: "complete_todo", Title: "Complete a todo",
+		Description: "Mark one of the user's todos as done. Needs todos.write.",
+		Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, Todo, error) {
+		c, err := callerOf(req, demo.ScopeWrite)
+		if err != nil {
+			return nil, Todo{}, err
+		}
+		t, err := s.api.setDone(ctx, c.userID, in.ID, true)
+		return nil, t, err
+	})
+	destructive := true
+	mcp.AddTool(s.mcp, &mcp.Tool{
+		Name: "delete_todo", Title: "Delete a todo",
+		Description: "Delete one of the user's todos. Needs todos.write.",
+		Annotations: &mcp.ToolAnnotations{DestructiveHint: &destructive},
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, deleteOut, error) {
+		c, err := callerOf(req, demo.ScopeWrite)
+		if err != nil {
+			return nil, deleteOut{}, err
+		}
+		return nil, deleteOut{Deleted: in.ID}, s.api.delete(ctx, c.userID, in.ID)
+	})
+}

@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
+)
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func randomID() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// knownScopes are the scopes Todo0 understands.
+var knownScopes = demo.Todo0Scopes
+
+// idJAGAlgorithms are the only algorithms accepted on an ID-JAG: asymmetric,
+// so the IdP's public key can never double as an HMAC secret.
+var idJAGAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.PS256}
+
+// metadata is RFC 8414 metadata. It deliberately does not list the IdPs
+// Todo0 trusts (checklist 3): that would tell an attacker whom to phish.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	iss := s.cfg.PublicURL
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	oauth.WriteJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                iss,
+		"token_endpoint":                        iss + "/oauth2/token",
+		"jwks_uri":                              iss + "/oauth2/jwks",
+		"grant_types_supported":                 []string{oauth.GrantTypeJWTBearer},
+		"authorization_grant_profiles_supported": []string{oauth.GrantProfileIDJAG},
+		"token_endpoint_auth_methods_supported": clientauth.Methods,
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
+		"scopes_supported":                      knownScopes,
+		"response_types_supported":              []string{},
+		// Todo0's AS has no authorization endpoint, so PKCE never applies; the
+		// Go MCP SDK nevertheless refuses AS metadata without this field.
+		"code_challenge_methods_supported": []string{"S256"},
+	})
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	form, err := oauth.ParseTokenForm(w, r)
+	if err != nil {
+		oauth.WriteError(w, r, err)
+		return
+	}
+	c, _, err := s.clients.Authenticate(r, form)
+	if err != nil {
+		oauth.WriteError(w, r, err)
+		return
+	}
+	var resp any
+	switch gt := form.Get("grant_type"); gt {
+	case "":
+		err = oauth.InvalidRequest("grant_type is missing")
+	case oauth.GrantTypeJWTBearer:
+		resp, err = s.redeemIDJAG(r.Context(), c, form)
+	default:
+		err = oauth.Errorf(oauth.ErrUnsupportedGrantType, "grant_type %q is not supported; Todo0 accepts %s with an ID-JAG", gt, oauth.GrantTypeJWTBearer)
+	}
+	if err != nil {
+		oe := oauth.AsError(err)
+		s.log.Info("token request refused", "client", c.ID, "error", oe.Code, "rule", oe.Rule, "description", oe.Description)
+		oauth.WriteError(w, r, err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// idJAG is the part of an ID-JAG's claims Todo0 reads.
+type idJAG struct {
+	ClientID string `json:"client_id"`
+	Resource string `json:"resource"`
+	Scope    string `json:"scope"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+}
+
+type accessTokenClaims struct {
+	jwt.Claims
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	AuthTime int64  `json:"auth_time,omitempty"`
+}
+
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// redeemIDJAG is the jwt-bearer grant with an ID-JAG (RFC 7523 as profiled by
+// the ID-JAG draft; SPEC-CHECKLIST section 3). Checks, cheapest first:
+//
+//	0. the client is authenticated (token endpoint) and may redeem ID-JAGs
+//	1. typ = oauth-id-jag+jwt                  2. alg on the allow-list
+//	3. iss trusted; kid in its JWKS; signature 4. aud = this issuer, exactly
+//	6. exp, nbf, iat (with skew, iat not too old); required claims present
+//	5. client_id = the authenticated client
+//	8. resource is one of ours                 9. scopes known, narrowed to the request
+//	7. jti not seen before: recorded last, so a refused assertion leaves no trace
+//	10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
+//
+// Every assertion failure is invalid_grant.
+func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form url.Values) (any, error) {
+	c, err := s.client(ctx, ac.ID)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	if c.Kind != "requesting_app" {
+		return nil, oauth.Errorf(oauth.ErrUnauthorizedClient, "client %q may not redeem ID-JAGs", c.ID)
+	}
+	raw := form.Get("assertion")
+	if raw == "" {
+		return nil, oauth.InvalidRequest("assertion is missing: send the ID-JAG as assertion")
+	}
+	v := jwtverify.Verifier{
+		Typ:        oauth.TypIDJAG,
+		Algorithms: idJAGAlgorithms,
+		Issuers:    map[string]jwtverify.KeySource{s.cfg.IdPIssuer: s.idpKeys},
+		Audience:   s.cfg.PublicURL,
+		Skew:       s.cfg.ClockSkew,
+		MaxAge:     s.cfg.MaxIDJAGAge,
+		Required:   []string{"sub", "client_id", "jti", "iat"},
+		Now:        s.now,
+	}
+	var jag idJAG
+	t, err := v.Verify(ctx, raw, &jag)
+	if err != nil {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: %v", err).WithRule(ruleFor(err))
+	}
+	if jag.ClientID != c.ID {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: its client_id %q is not the authenticated client %q", jag.ClientID, c.ID).WithRule("IDJAG client_id = authenticated client")
+	}
+	resource := jag.Resource
+	if resource == "" {
+		resource = s.cfg.Resources[0]
+	} else if !slices.Contains(s.cfg.Resources, resource) {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: resource %q is not a Todo0 resource", resource).WithRule("checklist 3.8 resource is ours")
+	}
+	granted := oauth.SplitScope(jag.Scope)
+	for _, sc := range granted {
+		if !slices.Contains(knownScopes, sc) {
+			return nil, oauth.InvalidGrant("ID-JAG rejected: scope %q is unknown at Todo0", sc).WithRule("checklist 3.9 known scopes")
+		}
+	}
+	if req := oauth.SplitScope(form.Get("scope")); len(req) > 0 {
+		granted = oauth.Intersect(req, granted)
+		if len(granted) == 0 {
+			return nil, oauth.InvalidScope("none of the requested scopes is in the ID-JAG (%s)", jag.Scope).WithRule("checklist 3.9 scope intersection")
+		}
+	}
+	if len(granted) == 0 {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
+	}
+	if err := s.replay.Use(ctx, "id-jag", t.Claims.Issuer, t.Claims.ID, t.Claims.Expiry.Time()); err != nil {
+		if errors.Is(err, replay.ErrReplayed) {
+			return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
+		}
+		return nil, oauth.ServerError(err)
+	}
+	userID, err := s.provision(ctx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	now := s.now()
+	claims := accessTokenClaims{
+		Claims: jwt.Claims{
+			Issuer: s.cfg.PublicURL, Subject: userID, Audience: jwt.Audience{resource},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
+		},
+		ClientID: c.ID, Scope: oauth.JoinScope(granted),
+	}
+	at, err := s.keys.Sign(oauth.TypAccessToken, claims)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
+		claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix()); err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	// No refresh token: to get another access token the client goes back to
+	// the IdP, which is where revocation takes effect.
+	return tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: claims.Scope}, nil
+}
+
+// ruleFor names the checklist rule a verification error broke.
+func ruleFor(err error) string {
+	for _, r := range []struct {
+		err  error
+		rule string
+	}{
+		{jwtverify.ErrTyp, "checklist 3.1 typ"},
+		{jwtverify.ErrAlg, "checklist 3.2 alg allow-list"},
+		{jwtverify.ErrIssuer, "checklist 3.3 trusted iss"},
+		{jwtverify.ErrKey, "checklist 3.3 kid in JWKS"},
+		{jwtverify.ErrSignature, "checklist 3.3 signature"},
+		{jwtverify.ErrAudience, "checklist 3.4 aud = issuer"},
+		{jwtverify.ErrExpired, "checklist 3.6 exp"},
+		{jwtverify.ErrNotYetValid, "checklist 3.6 nbf"},
+		{jwtverify.ErrIssuedInFuture, "checklist 3.6 iat"},
+		{jwtverify.ErrTooOld, "checklist 3.6 iat age"},
+		{jwtverify.ErrMissingClaim, "IDJAG required claims"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.rule
+		}
+	}
+	return "checklist 3 well-formed JWT"
+}
+
+// provision finds or creates the Todo0 user for (iss, sub).
+func (s *Server) provision(ctx context.Context, iss, sub, email, name string) (string, error) {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT(iss, sub) DO NOTHING`,
+		"t0u_"+randomID()[:16], iss, sub, email, name, s.now().Unix())
+	if err != nil {
+		return "", err
+	}
+	if email != "" || name != "" {
+		_, err = s.db.ExecContext(ctx, `UPDATE users SET email = CASE WHEN ? <> '' THEN ? ELSE email END, name = CASE WHEN ? <> '' THEN ? ELSE name END WHERE iss = ? AND sub = ?`,
+			email, email, name, name, iss, sub)
+		if err != nil {
+			return "", err
+		}
+	}
+	var id string
+	err = s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE iss = ? AND sub = ?`, iss, sub).Scan(&id)
+	return id, err
+}

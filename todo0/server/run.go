@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+)
+
+// Run is the todo0 binary: flags (or TODO0_* environment variables), then serve.
+func Run(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("todo0", flag.ContinueOnError)
+	var cfg Config
+	fs.StringVar(&cfg.PublicURL, "public-url", party.Env("TODO0_PUBLIC_URL", demo.Todo0URL), "public URL and authorization server issuer (env TODO0_PUBLIC_URL)")
+	addr := party.String(fs, "addr", "TODO0_ADDR", "", "listen address (default: loopback, port of --public-url)")
+	fs.StringVar(&cfg.DataDir, "data-dir", party.Env("TODO0_DATA_DIR", ".xaa-data/todo0"), "directory for todo0.db (env TODO0_DATA_DIR)")
+	fs.StringVar(&cfg.IdPIssuer, "idp-issuer", party.Env("IDP_PUBLIC_URL", demo.IdPURL), "the trusted IdP's issuer (env IDP_PUBLIC_URL)")
+	mcp := party.String(fs, "mcp-resource", "TODO0_MCP_RESOURCE", demo.Todo0MCPURL+demo.MCPPath, "the Todo0 MCP resource identifier")
+	ttl := party.Duration(fs, "access-token-ttl", "TODO0_ACCESS_TOKEN_TTL", 5*time.Minute, "access token lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Resources, cfg.AccessTokenTTL, cfg.Logger = []string{*mcp}, *ttl, logger
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *addr == "" {
+		*addr = party.DefaultAddr(s.Issuer())
+	}
+	logger.Info("Todo0 listening", "addr", *addr, "issuer", s.Issuer())
+	return party.Run(ctx, "todo0", *addr, s, logger)
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
+)
+
+var migrations = []string{
+	keys.Migration,
+	replay.Migration,
+	`CREATE TABLE users (
+		id         TEXT PRIMARY KEY,     -- Todo0's own user id
+		iss        TEXT NOT NULL,        -- the IdP that vouches for the user
+		sub        TEXT NOT NULL,        -- the user's id at that IdP
+		email      TEXT NOT NULL DEFAULT '',
+		name       TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		UNIQUE (iss, sub)
+	);
+	CREATE TABLE todos (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		user_id    TEXT NOT NULL REFERENCES users(id),
+		title      TEXT NOT NULL,
+		done       INTEGER NOT NULL DEFAULT 0,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,        -- 'person' or 'agent'
+		via_client TEXT NOT NULL DEFAULT '' -- for agents: the client id at Todo0 that acted
+	);
+	CREATE INDEX todos_user ON todos(user_id, id);
+	CREATE TABLE clients (
+		id           TEXT PRIMARY KEY,
+		name         TEXT NOT NULL,
+		kind         TEXT NOT NULL,      -- 'requesting_app' (redeems ID-JAGs) or 'service' (the todo API)
+		secret_hash  BLOB,
+		auth_methods TEXT NOT NULL,      -- JSON array
+		jwks_uri     TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE sessions (
+		cookie_hash BLOB PRIMARY KEY,
+		user_id     TEXT NOT NULL REFERENCES users(id),
+		csrf        TEXT NOT NULL,
+		expires_at  INTEGER NOT NULL
+	);
+	-- Every access token the authorization server issued (not the token itself).
+	CREATE TABLE grants (
+		jti        TEXT PRIMARY KEY,
+		at         INTEGER NOT NULL,
+		client_id  TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		resource   TEXT NOT NULL,
+		scope      TEXT NOT NULL,
+		id_jag_jti TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	);`,
+}

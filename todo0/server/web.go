@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
+)
+
+const sessionCookie = "todo0_session"
+
+// sessionTTL is how long a Todo0 web session lasts.
+const sessionTTL = 8 * time.Hour
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+type webUser struct {
+	ID, Sub, Email, Name, CSRF string
+}
+
+func (s *Server) currentUser(r *http.Request) *webUser {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	var u webUser
+	err = s.db.QueryRowContext(r.Context(), `SELECT u.id, u.sub, u.email, u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.cookie_hash = ? AND s.expires_at > ?`,
+		hash(ck.Value), s.now().Unix()).Scan(&u.ID, &u.Sub, &u.Email, &u.Name, &u.CSRF)
+	if err != nil {
+		return nil
+	}
+	return &u
+}
+
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.rp.FinishLogin(w, r)
+	if err != nil {
+		status := http.StatusBadRequest
+		var le *oidcrp.LoginError
+		if errors.As(err, &le) {
+			status = http.StatusForbidden
+		}
+		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in failed: " + err.Error()})
+		return
+	}
+	userID, err := s.provision(r.Context(), id.Issuer, id.Subject, id.Email, id.Name)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.log.Error("provision", "err", err)
+		return
+	}
+	cookie := randomID() + randomID()
+	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO sessions(cookie_hash, user_id, csrf, expires_at) VALUES (?,?,?,?)`,
+		hash(cookie), userID, randomID(), s.now().Add(sessionTTL).Unix()); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.log.Error("session", "err", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	http.Redirect(w, r, "/", http.StatusFound)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if u := s.currentUser(r); u != nil && s.csrfOK(r, u) {
+		ck, _ := r.Cookie(sessionCookie)
+		_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE cookie_hash = ?`, hash(ck.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.Redirect(w, r, "/", http.StatusFound)
+}
+
+func (s *Server) csrfOK(r *http.Request, u *webUser) bool {
+	return subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(u.CSRF)) == 1
+}
+
+// todo is one todo as pages and the API show it.
+type todo struct {
+	ID        int64  `json:"id"`
+	Title     string `json:"title"`
+	Done      bool   `json:"done"`
+	CreatedAt int64  `json:"created_at"`
+	CreatedBy string `json:"created_by"`           // "person" or "agent"
+	ViaClient string `json:"via_client,omitempty"` // the agent's client id at Todo0
+}
+
+func (s *Server) todos(ctx context.Context, userID string) ([]todo, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, title, done, created_at, created_by, via_client FROM todos WHERE user_id = ? ORDER BY id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []todo{}
+	for rows.Next() {
+		var t todo
+		if err := rows.Scan(&t.ID, &t.Title, &t.Done, &t.CreatedAt, &t.CreatedBy, &t.ViaClient); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// MaxTitle bounds a todo title.
+const MaxTitle = 200
+
+func validTitle(t string) (string, bool) {
+	t = strings.TrimSpace(t)
+	return t, t != "" && len(t) <= MaxTitle
+}
+
+func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via string) (todo, error) {
+	t := todo{Title: title, CreatedAt: s.now().Unix(), CreatedBy: createdBy, ViaClient: via}
+	err := s.db.QueryRowContext(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
+		userID, title, t.CreatedAt, createdBy, via).Scan(&t.ID)
+	return t, err
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	u := s.currentUser(r)
+	data := map[string]any{"User": u, "IdP": s.cfg.IdPIssuer}
+	if u != nil {
+		ts, err := s.todos(r.Context(), u.ID)
+		if err != nil {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		data["Todos"] = ts
+		var apps []map[string]any
+		rows, err := s.db.QueryContext(r.Context(), `SELECT g.client_id, c.name, MAX(g.at), COUNT(*) FROM grants g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? GROUP BY g.client_id`, u.ID)
+		if err == nil {
+			for rows.Next() {
+				var id string
+				var name sql.NullString
+				var last, n int64
+				if rows.Scan(&id, &name, &last, &n) == nil {
+					apps = append(apps, map[string]any{"ClientID": id, "Name": name.String, "Last": last, "Count": n})
+				}
+			}
+			rows.Close()
+		}
+		data["Apps"] = apps
+	}
+	s.render(w, http.StatusOK, "home.html", data)
+}
+
+func (s *Server) webCreateTodo(w http.ResponseWriter, r *http.Request) {
+	u := s.currentUser(r)
+	if u == nil || !s.csrfOK(r, u) {
+		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
+		return
+	}
+	title, ok := validTitle(r.PostFormValue("title"))
+	if !ok {
+		http.Error(w, "a todo needs a title of 1 to 200 characters", http.StatusBadRequest)
+		return
+	}
+	if _, err := s.createTodo(r.Context(), u.ID, title, "person", ""); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) webCompleteTodo(w http.ResponseWriter, r *http.Request) {
+	u := s.currentUser(r)
+	if u == nil || !s.csrfOK(r, u) {
+		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
+		return
+	}
+	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	_, _ = s.db.ExecContext(r.Context(), `UPDATE todos SET done = 1 WHERE id = ? AND user_id = ?`, id, u.ID)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		s.log.Error("render", "template", name, "err", err)
+	}
+}
