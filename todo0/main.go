@@ -4,8 +4,8 @@ package main
 import (
 	"os"
 
-	"github.com/xaa-sandbox/xaa-sandbox/todo0/server"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/todo0/server"
 )
 
 func main() { os.Exit(party.Main("todo0", server.Run)) }

@@ -22,7 +22,7 @@ const (
 // authzRequest is an OIDC authorization request (OIDC Core 3.1.2.1).
 type authzRequest struct {
 	ClientID, RedirectURI, ResponseType, Scope, State, Nonce string
-	CodeChallenge, CodeChallengeMethod, Prompt            string
+	CodeChallenge, CodeChallengeMethod, Prompt               string
 }
 
 func parseAuthz(v url.Values) authzRequest {

@@ -276,4 +276,3 @@ func (s *Server) seed(ctx context.Context) error {
 			"mc_agent0_todo0", demo.Agent0IdPClientID, demo.AppTodo0, mustJSON([]string{mcpResource}), mustJSON(demo.Todo0Scopes), demo.Agent0Todo0ClientID)
 	})
 }
-

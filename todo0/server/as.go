@@ -42,15 +42,15 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	iss := s.cfg.PublicURL
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	oauth.WriteJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                iss,
-		"token_endpoint":                        iss + "/oauth2/token",
-		"jwks_uri":                              iss + "/oauth2/jwks",
-		"grant_types_supported":                 []string{oauth.GrantTypeJWTBearer},
+		"issuer":                                 iss,
+		"token_endpoint":                         iss + "/oauth2/token",
+		"jwks_uri":                               iss + "/oauth2/jwks",
+		"grant_types_supported":                  []string{oauth.GrantTypeJWTBearer},
 		"authorization_grant_profiles_supported": []string{oauth.GrantProfileIDJAG},
-		"token_endpoint_auth_methods_supported": clientauth.Methods,
+		"token_endpoint_auth_methods_supported":  clientauth.Methods,
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
-		"scopes_supported":                      knownScopes,
-		"response_types_supported":              []string{},
+		"scopes_supported":         knownScopes,
+		"response_types_supported": []string{},
 		// Todo0's AS has no authorization endpoint, so PKCE never applies; the
 		// Go MCP SDK nevertheless refuses AS metadata without this field.
 		"code_challenge_methods_supported": []string{"S256"},
@@ -112,14 +112,14 @@ type tokenResponse struct {
 // redeemIDJAG is the jwt-bearer grant with an ID-JAG (RFC 7523 as profiled by
 // the ID-JAG draft; SPEC-CHECKLIST section 3). Checks, cheapest first:
 //
-//	0. the client is authenticated (token endpoint) and may redeem ID-JAGs
-//	1. typ = oauth-id-jag+jwt                  2. alg on the allow-list
-//	3. iss trusted; kid in its JWKS; signature 4. aud = this issuer, exactly
-//	6. exp, nbf, iat (with skew, iat not too old); required claims present
-//	5. client_id = the authenticated client
-//	8. resource is one of ours                 9. scopes known, narrowed to the request
-//	7. jti not seen before: recorded last, so a refused assertion leaves no trace
-//	10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
+//  0. the client is authenticated (token endpoint) and may redeem ID-JAGs
+//  1. typ = oauth-id-jag+jwt                  2. alg on the allow-list
+//  3. iss trusted; kid in its JWKS; signature 4. aud = this issuer, exactly
+//  6. exp, nbf, iat (with skew, iat not too old); required claims present
+//  5. client_id = the authenticated client
+//  8. resource is one of ours                 9. scopes known, narrowed to the request
+//  7. jti not seen before: recorded last, so a refused assertion leaves no trace
+//  10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
 //
 // Every assertion failure is invalid_grant.
 func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form url.Values) (any, error) {

@@ -1,0 +1,182 @@
+// Package server is Agent0, the requesting app: it signs users in with Acme
+// SSO and then reaches Todo0 MCP for them through Cross App Access (token
+// exchange at the IdP for an ID-JAG, jwt-bearer at the Todo0 AS), with no
+// consent screen and no second sign-in.
+package server
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/gorilla/mux"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
+)
+
+// Config configures Agent0. Zero values take the defaults in parentheses.
+type Config struct {
+	PublicURL string // (demo.Agent0URL)
+	DataDir   string // holds agent0.db (required)
+
+	IdPIssuer                    string // (demo.IdPURL)
+	IdPClientID, IdPClientSecret string // Agent0's client at the IdP (demo)
+	// MCPURL is the Todo0 MCP endpoint, which is also its resource id
+	// (demo.Todo0MCPURL + "/mcp"). Its authorization server is discovered.
+	MCPURL string
+	// Todo0ClientID and Todo0ClientSecret are Agent0's client at the Todo0 AS:
+	// another id than at the IdP (demo.Agent0Todo0ClientID).
+	Todo0ClientID, Todo0ClientSecret string
+	// Scopes requested for Todo0 (todos.read todos.write).
+	Scopes     []string
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.PublicURL, demo.Agent0URL)
+	def(&c.IdPIssuer, demo.IdPURL)
+	def(&c.MCPURL, demo.Todo0MCPURL+demo.MCPPath)
+	if c.IdPClientID == "" {
+		c.IdPClientID, c.IdPClientSecret = demo.Agent0IdPClientID, demo.Agent0IdPClientSecret
+	}
+	if c.Todo0ClientID == "" {
+		c.Todo0ClientID, c.Todo0ClientSecret = demo.Agent0Todo0ClientID, demo.Agent0Todo0ClientSecret
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = demo.Todo0Scopes
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	u, err := httpx.PublicBase(c.PublicURL)
+	if err != nil {
+		return fmt.Errorf("agent0: PublicURL %q %v", c.PublicURL, err)
+	}
+	c.PublicURL = u
+	if c.DataDir == "" {
+		return errors.New("agent0: DataDir is required")
+	}
+	return nil
+}
+
+var migrations = []string{
+	keys.Migration,
+	`CREATE TABLE sessions (
+		id            TEXT PRIMARY KEY,      -- internal id, keys the in-memory MCP connection
+		cookie_hash   BLOB NOT NULL UNIQUE,
+		sub           TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		email         TEXT NOT NULL,
+		id_token      TEXT NOT NULL,          -- the subject token for token exchange
+		id_token_exp  INTEGER NOT NULL,
+		refresh_token TEXT NOT NULL DEFAULT '', -- IdP refresh token, to renew the ID token
+		csrf          TEXT NOT NULL,
+		created_at    INTEGER NOT NULL,
+		expires_at    INTEGER NOT NULL
+	);`,
+}
+
+// Server is a running Agent0.
+type Server struct {
+	cfg  Config
+	db   *sql.DB
+	keys *keys.Set
+	rp   *oidcrp.RP
+	tmpl *template.Template
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu    sync.Mutex
+	conns map[string]*connection // by session id
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// New opens Agent0's database and keys.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "agent0.db"), migrations)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := keys.Open(ctx, db, jose.ES256)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tmpl, err := template.New("").Funcs(template.FuncMap{"join": strings.Join}).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rp, err := oidcrp.New(oidcrp.Config{
+		Issuer: cfg.IdPIssuer, ClientID: cfg.IdPClientID, ClientSecret: cfg.IdPClientSecret,
+		RedirectURL: cfg.PublicURL + "/callback", CookieName: "agent0_login", HTTPClient: cfg.HTTPClient,
+		Scopes: []string{"openid", "profile", "email", "offline_access"},
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Server{cfg: cfg, db: db, keys: ks, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, conns: map[string]*connection{}}, nil
+}
+
+// Close ends MCP sessions and releases the database.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = map[string]*connection{}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	return s.db.Close()
+}
+
+// Maintain forgets expired sessions.
+func (s *Server) Maintain(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, s.now().Unix())
+	return err
+}
+
+// Handler serves Agent0's pages.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/", s.home).Methods(http.MethodGet)
+	r.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { s.rp.StartLogin(w, r, "/") }).Methods(http.MethodGet)
+	r.HandleFunc("/callback", s.callback).Methods(http.MethodGet)
+	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
+	r.HandleFunc("/todos", s.addTodo).Methods(http.MethodPost)
+	r.HandleFunc("/todos/{id:[0-9]+}/done", s.completeTodo).Methods(http.MethodPost)
+	r.HandleFunc("/reconnect", s.reconnect).Methods(http.MethodPost)
+	// Agent0's public keys, for private_key_jwt client authentication at the IdP.
+	r.Handle("/.well-known/jwks.json", s.keys).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return httpx.Middleware("agent0", s.log, r)
+}

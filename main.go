@@ -1,0 +1,102 @@
+// Command xaa-sandbox is the front door: `go run . up` starts all four
+// parties of the Cross App Access sandbox on http://localhost:7001..7004.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+)
+
+const usage = `xaa-sandbox: a local Cross App Access (ID-JAG) sandbox.
+
+Usage:
+  go run . up [flags]     start the IdP, Agent0, Todo0 and Todo0 MCP and wait for Ctrl-C
+
+Run "go run . up -h" for the flags of up.
+Each party also runs alone: go run ./idp, ./agent0, ./todo0, ./todo0-mcp (each with -h).
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "up":
+		err = up(ctx, os.Args[2:], os.Stdout)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil && err != flag.ErrHelp {
+		fmt.Fprintln(os.Stderr, "xaa-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func up(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	var o sandbox.Options
+	sandbox.DefaultPorts(&o)
+	fs.StringVar(&o.DataDir, "data-dir", party.Env("XAA_DATA_DIR", ".xaa-data"), "data directory: one database per party, keys included (env XAA_DATA_DIR)")
+	fs.StringVar(&o.Host, "host", party.Env("XAA_HOST", "localhost"), "host name in every public URL (env XAA_HOST)")
+	fs.StringVar(&o.BindHost, "bind", party.Env("XAA_BIND", "127.0.0.1"), "address to listen on; 0.0.0.0 exposes the sandbox and its demo secrets to your network (env XAA_BIND)")
+	fs.IntVar(&o.IdPPort, "idp-port", o.IdPPort, "Acme IdP port")
+	fs.IntVar(&o.Agent0Port, "agent0-port", o.Agent0Port, "Agent0 port")
+	fs.IntVar(&o.Todo0Port, "todo0-port", o.Todo0Port, "Todo0 port")
+	fs.IntVar(&o.MCPPort, "mcp-port", o.MCPPort, "Todo0 MCP port")
+	fs.DurationVar(&o.IDJAGTTL, "id-jag-ttl", 5*time.Minute, "ID-JAG lifetime")
+	fs.DurationVar(&o.AccessTokenTTL, "access-token-ttl", 5*time.Minute, "Todo0 access token lifetime")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *verbose {
+		o.Logger = party.Logger()
+	}
+	start := time.Now()
+	sb, err := sandbox.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	fmt.Fprintf(out, "XAA sandbox is up (%s), data in %s\n\n", time.Since(start).Round(time.Millisecond), o.DataDir)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  Acme IdP\t"+sb.IdPURL+"\tenterprise IdP (OIDC, token exchange -> ID-JAG)")
+	fmt.Fprintln(tw, "  Agent0\t"+sb.Agent0URL+"\tthe AI app: start here")
+	fmt.Fprintln(tw, "  Todo0\t"+sb.Todo0URL+"\ttodo app and its authorization server")
+	fmt.Fprintln(tw, "  Todo0 MCP\t"+sb.MCPResource+"\tMCP server (streamable HTTP)")
+	tw.Flush()
+	fmt.Fprintln(out, "\nDemo users (password):")
+	for _, u := range demo.Users {
+		note := "assigned to " + fmt.Sprint(u.Apps)
+		switch {
+		case !u.Active:
+			note = "deactivated"
+		case u.Admin:
+			note = "IdP admin"
+		}
+		fmt.Fprintf(out, "  %-6s %-12s %s\n", u.Username, u.Password, note)
+	}
+	fmt.Fprintf(out, "\nOpen %s and sign in as alice. Ctrl-C stops the sandbox.\n", sb.Agent0URL)
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nstopping...")
+	return nil
+}
