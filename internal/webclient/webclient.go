@@ -129,3 +129,39 @@ func (b *Browser) SignIn(ctx context.Context, start, username, password string) 
 	}
 	return b.SubmitForm(ctx, p, "/login", url.Values{"username": {username}, "password": {password}})
 }
+
+// AuthorizationCode runs an authorization request headlessly: it opens
+// authURL, signs in when Acme asks, and stops at the redirect to redirectURI
+// instead of following it, returning that redirect's query (code, state, iss,
+// or error). It is the AuthorizationCodeFetcher an SDK test harness needs.
+func (b *Browser) AuthorizationCode(ctx context.Context, authURL, redirectURI, username, password string) (url.Values, error) {
+	var landed *url.URL
+	stop := *b.HTTP
+	stop.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), redirectURI) {
+			landed = req.URL
+			return http.ErrUseLastResponse
+		}
+		if len(via) > 10 {
+			return errors.New("too many redirects")
+		}
+		return nil
+	}
+	sb := &Browser{HTTP: &stop}
+	p, err := sb.Get(ctx, authURL)
+	if err != nil {
+		return nil, err
+	}
+	if landed == nil {
+		if !strings.Contains(p.Body, `name="password"`) {
+			return nil, fmt.Errorf("%w at %s (HTTP %d)", ErrNoLoginForm, p.URL, p.Status)
+		}
+		if _, err := sb.SubmitForm(ctx, p, "/login", url.Values{"username": {username}, "password": {password}}); err != nil {
+			return nil, err
+		}
+	}
+	if landed == nil {
+		return nil, fmt.Errorf("sign-in as %s did not redirect to %s", username, redirectURI)
+	}
+	return landed.Query(), nil
+}
