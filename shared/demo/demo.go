@@ -60,3 +60,12 @@ const (
 
 // Todo0Scopes are the scopes the Todo0 resource app knows.
 var Todo0Scopes = []string{ScopeRead, ScopeWrite}
+
+// Admin bearer tokens for each party's admin API (fault injection, and the
+// IdP's admin operations). Sandbox values; each party takes its own from
+// configuration.
+const (
+	IdPAdminToken   = "acme-admin-token"
+	Todo0AdminToken = "todo0-admin-token"
+	MCPAdminToken   = "todo0-mcp-admin-token"
+)
