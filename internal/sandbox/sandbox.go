@@ -36,6 +36,12 @@ type Options struct {
 	IdPPort, Agent0Port, Todo0Port, MCPPort int
 	// Lifetimes, for scenarios that need tokens to expire quickly.
 	IDJAGTTL, AccessTokenTTL time.Duration
+	// IDTokenTTL is the lifetime of the IdP's ID tokens (1h), for scenarios
+	// where the subject token expires.
+	IDTokenTTL time.Duration
+	// ClockSkew is every party's tolerance for exp/nbf/iat (30s); expiry
+	// scenarios with lifetimes of seconds need it small.
+	ClockSkew time.Duration
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -101,20 +107,20 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	sb.IdP, err = idp.New(ctx, idp.Config{
 		Issuer: sb.IdPURL, DataDir: filepath.Join(o.DataDir, "idp"), SigningAlg: o.IdPSigningAlg,
 		Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, Todo0MCPURL: sb.MCPURL,
-		IDJAGTTL: o.IDJAGTTL, Logger: logger.With("party", "idp"),
+		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "idp"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	sb.Todo0, err = todo0.New(ctx, todo0.Config{
 		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL,
-		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, Logger: logger.With("party", "todo0"),
+		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "todo0"),
 	})
 	if err != nil {
 		sb.IdP.Close()
 		return nil, err
 	}
-	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, Logger: logger.With("party", "todo0-mcp")})
+	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "todo0-mcp")})
 	if err != nil {
 		sb.IdP.Close()
 		sb.Todo0.Close()
