@@ -120,7 +120,7 @@ func TestCodeExchange(t *testing.T) {
 	redirect := sb.Agent0URL + "/callback"
 	cfg := oauth2.Config{ClientID: demo.Agent0IdPClientID, ClientSecret: demo.Agent0IdPClientSecret, RedirectURL: redirect,
 		Endpoint: oauth2.Endpoint{AuthURL: sb.IdPURL + "/oauth2/authorize", TokenURL: sb.IdPURL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
-		Scopes: []string{"openid", "offline_access"}}
+		Scopes:   []string{"openid", "offline_access"}}
 	b := webclient.New()
 	code := func(verifier string) string {
 		q, err := b.AuthorizationCode(c, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), redirect, "alice", "alice-demo")
