@@ -22,6 +22,7 @@ const usage = `xaa-sandbox: a local Cross App Access (ID-JAG) sandbox.
 
 Usage:
   go run . up [flags]     start the IdP, Agent0, Todo0 and Todo0 MCP and wait for Ctrl-C
+  go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
 
 Run "go run . up -h" for the flags of up.
 Each party also runs alone: go run ./idp, ./agent0, ./todo0, ./todo0-mcp (each with -h).
@@ -38,6 +39,8 @@ func main() {
 	switch os.Args[1] {
 	case "up":
 		err = up(ctx, os.Args[2:], os.Stdout)
+	case "load":
+		err = loadCmd(ctx, os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
