@@ -57,7 +57,24 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// token is the token endpoint. Order: request shape (POST, form, size,
+// no repeated parameter), client authentication, grant_type, then the grant's
+// own checks (redeemIDJAG). Faults, when switched on, act first (slow,
+// server_error) or on the success response (refresh_token, wrong_token_type).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if s.faults.On(FaultSlow) {
+		t := time.NewTimer(slowDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up; nobody is left to answer
+		}
+	}
+	if s.faults.On(FaultServerError) {
+		oauth.WriteError(w, r, oauth.ServerError(errors.New("fault token.server_error is on")))
+		return
+	}
 	form, err := oauth.ParseTokenForm(w, r)
 	if err != nil {
 		oauth.WriteError(w, r, err)
@@ -83,6 +100,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, r, err)
 		return
 	}
+	if tr, ok := resp.(tokenResponse); ok {
+		if s.faults.On(FaultWrongTokenType) {
+			tr.TokenType = "N_A"
+		}
+		if s.faults.On(FaultRefreshToken) {
+			tr.RefreshToken = "fault-" + randomID()
+		}
+		resp = tr
+	}
 	oauth.WriteJSON(w, http.StatusOK, resp)
 }
 
@@ -107,6 +133,8 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope"`
+	// RefreshToken is only ever set by the token.refresh_token fault.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // redeemIDJAG is the jwt-bearer grant with an ID-JAG (RFC 7523 as profiled by

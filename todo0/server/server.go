@@ -22,6 +22,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
@@ -49,8 +50,17 @@ type Config struct {
 	ClockSkew      time.Duration // tolerance for exp/nbf/iat (30s)
 	// MaxIDJAGAge bounds how old an ID-JAG's iat may be (10m).
 	MaxIDJAGAge time.Duration
-	HTTPClient  *http.Client
-	Logger      *slog.Logger
+	// IdPJWKSMinRefresh bounds how often a token with an unknown kid may make
+	// Todo0 refetch the IdP's JWKS (10s), so made-up kids cannot flood the IdP.
+	IdPJWKSMinRefresh time.Duration
+	// Agent0JWKSURI is where agent0-at-todo0 publishes the keys of its
+	// private_key_jwt client assertions (demo.Agent0URL + "/.well-known/jwks.json").
+	// It is used when seeding a fresh database.
+	Agent0JWKSURI string
+	// AdminToken guards the fault switchboard at /admin/api/faults (demo.Todo0AdminToken).
+	AdminToken string
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -66,10 +76,16 @@ func (c *Config) setDefaults() error {
 	if len(c.Resources) == 0 {
 		c.Resources = []string{demo.Todo0MCPURL + demo.MCPPath}
 	}
+	if c.Agent0JWKSURI == "" {
+		c.Agent0JWKSURI = demo.Agent0URL + "/.well-known/jwks.json"
+	}
+	if c.AdminToken == "" {
+		c.AdminToken = demo.Todo0AdminToken
+	}
 	if c.SigningAlg == "" {
 		c.SigningAlg = string(jose.ES256)
 	}
-	for d, v := range map[*time.Duration]time.Duration{&c.AccessTokenTTL: 5 * time.Minute, &c.ClockSkew: 30 * time.Second, &c.MaxIDJAGAge: 10 * time.Minute} {
+	for d, v := range map[*time.Duration]time.Duration{&c.AccessTokenTTL: 5 * time.Minute, &c.ClockSkew: 30 * time.Second, &c.MaxIDJAGAge: 10 * time.Minute, &c.IdPJWKSMinRefresh: 10 * time.Second} {
 		if *d == 0 {
 			*d = v
 		}
@@ -103,6 +119,7 @@ type Server struct {
 	tmpl    *template.Template
 	log     *slog.Logger
 	now     func() time.Time
+	faults  *faults.Set
 
 	clientKeyCache sync.Map
 }
@@ -141,10 +158,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now,
+		cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
 		idpKeys: &jwks.Remote{
 			Issuer: cfg.IdPIssuer, MetadataURL: strings.TrimSuffix(cfg.IdPIssuer, "/") + "/.well-known/openid-configuration",
-			Client: cfg.HTTPClient, MinRefresh: 10 * time.Second,
+			Client: cfg.HTTPClient, MinRefresh: cfg.IdPJWKSMinRefresh,
 		},
 	}
 	s.clients = &clientauth.Authenticator{
@@ -165,6 +182,9 @@ func (s *Server) Close() error { return s.db.Close() }
 
 // Issuer is the authorization server's issuer.
 func (s *Server) Issuer() string { return s.cfg.PublicURL }
+
+// Faults is Todo0's fault switchboard (see docs/todo0-faults.md).
+func (s *Server) Faults() *faults.Set { return s.faults }
 
 // Handler serves the web app, the API and the authorization server.
 func (s *Server) Handler() http.Handler {
@@ -187,6 +207,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 	r.HandleFunc("/todos", s.webCreateTodo).Methods(http.MethodPost)
 	r.HandleFunc("/todos/{id:[0-9]+}/done", s.webCompleteTodo).Methods(http.MethodPost)
+	// Fault injection for SDK authors (admin token required).
+	r.Handle("/admin/api/faults", faults.Handler(s.faults, s.cfg.AdminToken))
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint at Todo0"})
@@ -246,8 +268,10 @@ func (s *Server) seed(ctx context.Context) error {
 		return err
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Agent0', 'requesting_app', ?, ?, ''), (?, 'Todo0 MCP', 'service', ?, ?, '')`,
-			demo.Agent0Todo0ClientID, clientauth.HashSecret(demo.Agent0Todo0ClientSecret), `["client_secret_basic","client_secret_post"]`,
+		// Agent0 may authenticate with its secret or, with private_key_jwt,
+		// with the keys it publishes at Agent0JWKSURI.
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Agent0', 'requesting_app', ?, ?, ?), (?, 'Todo0 MCP', 'service', ?, ?, '')`,
+			demo.Agent0Todo0ClientID, clientauth.HashSecret(demo.Agent0Todo0ClientSecret), `["client_secret_basic","client_secret_post","private_key_jwt"]`, s.cfg.Agent0JWKSURI,
 			demo.MCPServiceClientID, clientauth.HashSecret(demo.MCPServiceClientSecret), `["client_secret_basic"]`)
 		return err
 	})

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+)
+
+// TestForgedIDJAGs posts ID-JAGs that are each wrong in exactly one way. Every
+// one must be refused with 400 invalid_grant (checklist 3: any assertion
+// failure is invalid_grant), no-store, and must leave the database as it was:
+// no grant, no provisioned user, no recorded jti.
+func TestForgedIDJAGs(t *testing.T) {
+	e := newEnv(t)
+	pubDER, err := x509.MarshalPKIXPublicKey(idpKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	now := time.Now()
+	with := func(k string, v any) map[string]any { c := e.claims(); c[k] = v; return c }
+	without := func(k string) map[string]any { c := e.claims(); delete(c, k); return c }
+
+	for _, tc := range []struct {
+		name  string
+		token func() string
+	}{
+		// checklist 3.2: alg none is refused
+		{"alg none", func() string {
+			return unsigned(map[string]any{"alg": "none", "typ": oauth.TypIDJAG, "kid": "idp-key-1"}, e.claims())
+		}},
+		// checklist 3.2: no HMAC, so the IdP's public key cannot be used as a MAC secret
+		{"HS256 keyed with the IdP public key", func() string {
+			return sign(t, jwtSpec{alg: jose.HS256, key: pubPEM}, e.claims())
+		}},
+		// checklist 3.3: kid must resolve in the trusted IdP's JWKS
+		{"unknown kid", func() string { return sign(t, jwtSpec{kid: "made-up-kid"}, e.claims()) }},
+		// checklist 3.3: kid must be present
+		{"no kid", func() string { return sign(t, jwtSpec{kid: "-"}, e.claims()) }},
+		// checklist 3.3: signature must verify with the published key
+		{"signed by an unpublished key", func() string { return sign(t, jwtSpec{key: strangerKey}, e.claims()) }},
+		// checklist 3.3: iss must be an IdP Todo0 trusts
+		{"untrusted iss", func() string { return sign(t, jwtSpec{}, with("iss", "https://evil-idp.example")) }},
+		// checklist 3.1: typ must be oauth-id-jag+jwt
+		{"typ JWT", func() string { return sign(t, jwtSpec{typ: "JWT"}, e.claims()) }},
+		// checklist 3.1: an access token is not an ID-JAG
+		{"typ at+jwt", func() string { return sign(t, jwtSpec{typ: "at+jwt"}, e.claims()) }},
+		// checklist 3.1: no typ at all
+		{"typ missing", func() string { return sign(t, jwtSpec{typ: "-"}, e.claims()) }},
+		// checklist 3.1: an ID token presented as an assertion is refused
+		{"an ID token", func() string {
+			return sign(t, jwtSpec{typ: "JWT"}, map[string]any{
+				"iss": e.idp.URL, "sub": "00u_alice", "aud": demo.Agent0IdPClientID, "azp": demo.Agent0IdPClientID,
+				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(), "nonce": "n-0S6", "email": "alice@acme.example",
+			})
+		}},
+		// checklist 3.4: aud is exactly Todo0's issuer, not another AS
+		{"aud another AS", func() string { return sign(t, jwtSpec{}, with("aud", "https://other-as.example")) }},
+		// checklist 3.4: the token endpoint URL is not the issuer
+		{"aud token endpoint", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/oauth2/token")) }},
+		// checklist 3.4: no prefix matching
+		{"aud prefix of issuer", func() string { return sign(t, jwtSpec{}, with("aud", e.url[:len(e.url)-2])) }},
+		// checklist 3.4: no trailing-slash games
+		{"aud issuer with trailing slash", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/")) }},
+		// checklist 3.4: a string or a one-element array, nothing else
+		{"aud two-element array", func() string {
+			return sign(t, jwtSpec{}, with("aud", []string{e.url, "https://other-as.example"}))
+		}},
+		// checklist 3.5: client_id must be the authenticated client
+		{"client_id of another client", func() string { return sign(t, jwtSpec{}, with("client_id", "some-other-agent")) }},
+		// checklist 3.6: exp in the past (beyond the 30 s skew)
+		{"expired", func() string {
+			c := e.claims()
+			c["iat"], c["exp"] = now.Add(-6*time.Minute).Unix(), now.Add(-time.Minute).Unix()
+			return sign(t, jwtSpec{}, c)
+		}},
+		// checklist 3.6: nbf respected
+		{"nbf in the future", func() string { return sign(t, jwtSpec{}, with("nbf", now.Add(2*time.Minute).Unix())) }},
+		// checklist 3.6: iat not in the future
+		{"iat in the future", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(2*time.Minute).Unix())) }},
+		// checklist 3.6: iat not too old (MaxIDJAGAge 10m)
+		{"iat too old", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(-20*time.Minute).Unix())) }},
+		// IDJAG 2 required claims: iss, sub, aud, client_id, jti, exp, iat
+		{"missing iss", func() string { return sign(t, jwtSpec{}, without("iss")) }},
+		{"missing sub", func() string { return sign(t, jwtSpec{}, without("sub")) }},
+		{"missing aud", func() string { return sign(t, jwtSpec{}, without("aud")) }},
+		{"missing client_id", func() string { return sign(t, jwtSpec{}, without("client_id")) }},
+		{"missing jti", func() string { return sign(t, jwtSpec{}, without("jti")) }},
+		{"missing exp", func() string { return sign(t, jwtSpec{}, without("exp")) }},
+		{"missing iat", func() string { return sign(t, jwtSpec{}, without("iat")) }},
+		// checklist 3.8: resource must be one of Todo0's own resources
+		{"foreign resource", func() string { return sign(t, jwtSpec{}, with("resource", "https://evil.example/mcp")) }},
+		// checklist 3.8: no prefix games on resource either
+		{"resource with trailing slash", func() string {
+			return sign(t, jwtSpec{}, with("resource", demo.Todo0MCPURL+demo.MCPPath+"/"))
+		}},
+		// checklist 3.9: a scope Todo0 does not know -> invalid_grant (EMA)
+		{"unknown scope", func() string { return sign(t, jwtSpec{}, with("scope", "todos.read todos.admin")) }},
+		// checklist 3.9: an ID-JAG granting nothing
+		{"no scope", func() string { return sign(t, jwtSpec{}, without("scope")) }},
+		// checklist 3: a well-formed JWT is required at all
+		{"not a JWT", func() string { return "not-a-jwt" }},
+		{"header not JSON", func() string { return "bm90IGpzb24." + strings.SplitN(sign(t, jwtSpec{}, e.claims()), ".", 2)[1] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.state()
+			resp := e.redeem(tc.token())
+			m := wantOAuthError(t, resp, http.StatusBadRequest, oauth.ErrInvalidGrant)
+			if _, ok := m["access_token"]; ok {
+				t.Error("a refusal carries an access_token")
+			}
+			if after := e.state(); after != before {
+				t.Errorf("database changed: %+v -> %+v", before, after)
+			}
+		})
+	}
+	// The control case: the same machinery with nothing wrong succeeds, so
+	// the refusals above are each due to their one defect.
+	if resp := e.redeem(sign(t, jwtSpec{}, e.claims())); resp.StatusCode != http.StatusOK {
+		t.Fatalf("control case: %d %v", resp.StatusCode, decode(t, resp))
+	}
+}
+
+// TestRedeemWellFormedIDJAG is the control case in full (checklist 3 response,
+// RFC 9068 access token).
+func TestRedeemWellFormedIDJAG(t *testing.T) {
+	e := newEnv(t)
+	before := e.state()
+	c := e.claims()
+	resp := e.redeem(sign(t, jwtSpec{}, c))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %v", resp.StatusCode, decode(t, resp))
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	m := decode(t, resp)
+	// checklist 3: token_type Bearer, no refresh token
+	if m["token_type"] != "Bearer" {
+		t.Errorf("token_type %v", m["token_type"])
+	}
+	if _, ok := m["refresh_token"]; ok {
+		t.Error("a refresh_token was issued; the client must go back to the IdP instead")
+	}
+	if m["expires_in"] != float64(300) || m["scope"] != "todos.read todos.write" {
+		t.Errorf("expires_in %v scope %v", m["expires_in"], m["scope"])
+	}
+	resource := demo.Todo0MCPURL + demo.MCPPath
+	// RFC 9068: typ at+jwt with iss, sub, aud (= the resource), client_id, iat, exp, jti, scope
+	v := jwtverify.Verifier{Typ: oauth.TypAccessToken, Issuers: map[string]jwtverify.KeySource{e.url: e.s.keys},
+		Audience: resource, Required: []string{"sub", "client_id", "iat", "exp", "jti", "scope"}}
+	at, err := v.Verify(context.Background(), m["access_token"].(string))
+	if err != nil {
+		t.Fatalf("access token: %v", err)
+	}
+	var userID string
+	if err := e.s.db.QueryRow(`SELECT id FROM users WHERE iss = ? AND sub = ?`, e.idp.URL, "00u_alice").Scan(&userID); err != nil {
+		t.Fatalf("checklist 3.10: user not provisioned by (iss, sub): %v", err)
+	}
+	if at.Claims.Subject != userID || at.String("client_id") != demo.Agent0Todo0ClientID || at.String("scope") != "todos.read todos.write" {
+		t.Errorf("claims: sub %q (user %q) client_id %q scope %q", at.Claims.Subject, userID, at.String("client_id"), at.String("scope"))
+	}
+	after := e.state()
+	if after.grants != before.grants+1 || after.users != before.users+1 || after.seenJTI != before.seenJTI+1 {
+		t.Errorf("state %+v -> %+v, want one grant, one user, one jti", before, after)
+	}
+	var gjti, gjag string
+	if err := e.s.db.QueryRow(`SELECT jti, id_jag_jti FROM grants`).Scan(&gjti, &gjag); err != nil || gjti != at.Claims.ID || gjag != c["jti"] {
+		t.Errorf("grant row %q %q, want %q %q (%v)", gjti, gjag, at.Claims.ID, c["jti"], err)
+	}
+	// checklist 3.10: a second ID-JAG for the same (iss, sub) reuses the user
+	if resp := e.redeem(sign(t, jwtSpec{}, e.claims())); resp.StatusCode != http.StatusOK {
+		t.Fatalf("second redemption %d", resp.StatusCode)
+	}
+	if st := e.state(); st.users != after.users {
+		t.Errorf("users %d -> %d: (iss, sub) must map to one user", after.users, st.users)
+	}
+}
+
+// TestReplayedIDJAG: EMA / checklist 3.7, a jti is redeemed at most once.
+func TestReplayedIDJAG(t *testing.T) {
+	e := newEnv(t)
+	tok := sign(t, jwtSpec{}, e.claims())
+	if resp := e.redeem(tok); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first redemption %d %v", resp.StatusCode, decode(t, resp))
+	}
+	before := e.state()
+	m := wantOAuthError(t, e.redeem(tok), http.StatusBadRequest, oauth.ErrInvalidGrant)
+	if !strings.Contains(m["error_description"].(string), "replay") {
+		t.Errorf("description %q does not say replay", m["error_description"])
+	}
+	if after := e.state(); after != before {
+		t.Errorf("database changed on the replay: %+v -> %+v", before, after)
+	}
+}
