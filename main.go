@@ -23,6 +23,7 @@ const usage = `xaa-sandbox: a local Cross App Access (ID-JAG) sandbox.
 Usage:
   go run . up [flags]     start the IdP, Agent0, Todo0 and Todo0 MCP and wait for Ctrl-C
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
+  go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
 
 Run "go run . up -h" for the flags of up.
 Each party also runs alone: go run ./idp, ./agent0, ./todo0, ./todo0-mcp (each with -h).
@@ -41,6 +42,8 @@ func main() {
 		err = up(ctx, os.Args[2:], os.Stdout)
 	case "load":
 		err = loadCmd(ctx, os.Args[2:], os.Stdout)
+	case "play":
+		err = play(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

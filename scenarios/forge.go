@@ -1,0 +1,199 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/x509"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	_ "modernc.org/sqlite" // reading the IdP's key in-process (forge sign: idp)
+)
+
+// forge crafts a token the way an attacker (or a buggy IdP) would, entirely
+// in the runner: the parties under test never help.
+func (r *run) forge(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
+	f := st.Forge
+	header := map[string]any{"alg": "RS256", "typ": "oauth-id-jag+jwt"}
+	claims := map[string]any{}
+	if f.From != "" {
+		raw, err := r.expand(f.From)
+		if err != nil {
+			return Outcome{}, err
+		}
+		d := decode("from", raw)
+		if d == nil {
+			return Outcome{}, fmt.Errorf("forge.from is not a JWT")
+		}
+		header, claims = d.Header, d.Claims
+	}
+	for k, v := range f.Header {
+		v, err := r.expandAny(v)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if v == nil {
+			delete(header, k)
+		} else {
+			header[k] = v
+		}
+	}
+	for k, v := range f.Claims {
+		v, err := r.expandAny(v)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if s, ok := v.(string); ok {
+			if t, ok := timeExpr(s); ok {
+				v = t
+			}
+		}
+		if v == nil {
+			delete(claims, k)
+		} else {
+			claims[k] = v
+		}
+	}
+	for _, k := range f.Remove {
+		delete(claims, k)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var tok, how string
+	switch f.Sign {
+	case "none":
+		header["alg"] = "none"
+		hb, _ := json.Marshal(header)
+		tok = base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(payload) + "."
+		how = `unsigned: alg "none" and an empty signature`
+	case "attacker":
+		header["alg"] = "RS256"
+		tok, err = sign(jose.RS256, r.attacker, header, payload)
+		how = "signed with a key the attacker generated (not in the IdP's JWKS), under the kid shown"
+	case "idp":
+		k, err2 := r.idpPrivateKey(ctx)
+		if err2 != nil {
+			return Outcome{}, err2
+		}
+		header["alg"], header["kid"] = k.Algorithm, k.KeyID
+		tok, err = sign(jose.SignatureAlgorithm(k.Algorithm), k.Key, header, payload)
+		how = "signed with the IdP's real signing key (the runner read it from the in-process IdP's database): the signature is valid, only the claims are wrong"
+	case "hs256-idp-public":
+		pemKey, kid, err2 := r.idpPublicPEM(ctx, sr)
+		if err2 != nil {
+			return Outcome{}, err2
+		}
+		header["alg"] = "HS256"
+		if _, ok := header["kid"]; !ok {
+			header["kid"] = kid
+		}
+		tok, err = sign(jose.HS256, pemKey, header, payload)
+		how = "HS256 with the IdP's PUBLIC key (from its JWKS) as the HMAC secret: the algorithm-confusion attack"
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	name := "forged"
+	if st.Save != "" {
+		name = st.Save
+	}
+	r.vars[name] = tok
+	if d := decode(name, tok); d != nil {
+		sr.Tokens = append(sr.Tokens, *d)
+	}
+	sr.Notes = append(sr.Notes, "saved as ${"+name+"}: "+how)
+	return Outcome{token: tok}, nil
+}
+
+// sign makes a compact JWS with exactly the given header fields.
+func sign(alg jose.SignatureAlgorithm, key any, header map[string]any, payload []byte) (string, error) {
+	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
+	for k, v := range header {
+		if k != "alg" {
+			opts.ExtraHeaders[jose.HeaderKey(k)] = v
+		}
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+var timeRe = regexp.MustCompile(`^now(?:([+-])(\d+(?:ms|s|m|h)))?$`)
+
+// timeExpr turns "now", "now+30s", "now-10m" into a NumericDate.
+func timeExpr(s string) (int64, bool) {
+	m := timeRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	t := time.Now()
+	if m[2] != "" {
+		d, err := time.ParseDuration(m[2])
+		if err != nil {
+			return 0, false
+		}
+		if m[1] == "-" {
+			d = -d
+		}
+		t = t.Add(d)
+	}
+	return t.Unix(), true
+}
+
+// idpPrivateKey reads the IdP's active signing key from its database. Only
+// the in-process sandbox allows it; it lets scenarios show checks that come
+// after the signature (aud, times, claims) with tokens the IdP never made.
+func (r *run) idpPrivateKey(ctx context.Context) (*jose.JSONWebKey, error) {
+	if r.t.idpDataDir == "" {
+		return nil, fmt.Errorf("forge sign: idp needs the in-process sandbox")
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.t.idpDataDir, "idp.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var raw string
+	if err := db.QueryRowContext(ctx, `SELECT jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1`).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("reading the IdP's key: %w", err)
+	}
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON([]byte(raw)); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// idpPublicPEM fetches the IdP's JWKS and returns its first key as PEM.
+func (r *run) idpPublicPEM(ctx context.Context, sr *StepReport) ([]byte, string, error) {
+	resp, call, err := do(ctx, r.hc, request{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/oauth2/jwks"})
+	sr.Calls = append(sr.Calls, call)
+	if err != nil {
+		return nil, "", err
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(resp.Body, &set); err != nil || len(set.Keys) == 0 {
+		return nil, "", fmt.Errorf("IdP JWKS unreadable (HTTP %s)", strconv.Itoa(resp.Status))
+	}
+	k := set.Keys[len(set.Keys)-1]
+	der, err := x509.MarshalPKIXPublicKey(k.Key)
+	if err != nil {
+		return nil, "", err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), k.KeyID, nil
+}

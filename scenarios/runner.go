@@ -1,0 +1,550 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
+	"github.com/xaa-sandbox/xaa-sandbox/internal/webclient"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+)
+
+// Target is where the four parties are. With Play's InProcess the runner
+// fills it from the sandbox it starts for each scenario.
+type Target struct {
+	IdP, Agent0, Todo0 string // base URLs
+	MCPBase            string // Todo0 MCP base URL
+	MCP                string // Todo0 MCP resource id (MCPBase + /mcp)
+
+	idpDataDir string // set in-process: lets `forge: {sign: idp}` read the IdP's key
+	clockSkew  time.Duration
+}
+
+// DefaultTarget is the documented localhost ports (`go run . up`).
+func DefaultTarget() *Target {
+	return &Target{IdP: demo.IdPURL, Agent0: demo.Agent0URL, Todo0: demo.Todo0URL, MCPBase: demo.Todo0MCPURL, MCP: demo.Todo0MCPURL + demo.MCPPath, clockSkew: 30 * time.Second}
+}
+
+// Options configure Play.
+type Options struct {
+	// Target plays against parties already running; nil starts a fresh
+	// in-process sandbox for every scenario.
+	Target *Target
+	// Narrator receives each scenario as it finishes (nil: silent).
+	Narrator Narrator
+	// Logger receives the parties' request logs in-process (nil: discarded).
+	Logger *slog.Logger
+}
+
+// Report is one scenario's result.
+type Report struct {
+	Name    string        `json:"name"`
+	Title   string        `json:"title"`
+	Teaches string        `json:"teaches"`
+	File    string        `json:"file"`
+	Passed  bool          `json:"passed"`
+	Skipped string        `json:"skipped,omitempty"`
+	Problem string        `json:"problem,omitempty"` // set when the scenario failed: which step and why
+	Elapsed string        `json:"elapsed"`
+	Steps   []*StepReport `json:"steps"`
+}
+
+// StepReport is one step's narration and verdict.
+type StepReport struct {
+	N        int       `json:"n"`
+	Kind     string    `json:"kind"`
+	Line     int       `json:"line"`
+	Cleanup  bool      `json:"cleanup,omitempty"`
+	Explain  string    `json:"explain,omitempty"`
+	Calls    []*Call   `json:"calls,omitempty"`
+	Tokens   []Decoded `json:"tokens,omitempty"` // tokens the step made itself (forge)
+	Notes    []string  `json:"notes,omitempty"`
+	Outcome  Outcome   `json:"outcome"`
+	Expected string    `json:"expected"`
+	Passed   bool      `json:"passed"`
+	Problem  string    `json:"problem,omitempty"`
+}
+
+// Outcome is what actually happened in a step.
+type Outcome struct {
+	RefusedBy       string `json:"refused_by,omitempty"` // "" = the step succeeded
+	Status          int    `json:"status,omitempty"`
+	Error           string `json:"error,omitempty"`
+	Description     string `json:"description,omitempty"`
+	WWWAuthenticate string `json:"www_authenticate,omitempty"`
+	Text            string `json:"text,omitempty"`
+	Scope           string `json:"scope,omitempty"`
+
+	token string // the token the step issued or forged, for expect.claims
+	hasSc bool
+}
+
+func (o Outcome) String() string {
+	if o.RefusedBy == "" {
+		if o.Status != 0 {
+			return fmt.Sprintf("succeeded (HTTP %d)", o.Status)
+		}
+		return "succeeded"
+	}
+	s := "refused by " + o.RefusedBy
+	if o.Status != 0 {
+		s += fmt.Sprintf(" with HTTP %d", o.Status)
+	}
+	if o.Error != "" {
+		s += " " + o.Error
+	}
+	return s
+}
+
+// Play runs each scenario and returns their reports in order.
+func Play(ctx context.Context, scs []*Scenario, o Options) []*Report {
+	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var out []*Report
+	for _, sc := range scs {
+		rep := playOne(ctx, sc, o, attacker)
+		if o.Narrator != nil {
+			o.Narrator.Scenario(rep)
+		}
+		out = append(out, rep)
+	}
+	return out
+}
+
+func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.PrivateKey) (rep *Report) {
+	start := time.Now()
+	rep = &Report{Name: sc.Name, Title: sc.Title, Teaches: strings.TrimSpace(sc.Teaches), File: sc.File}
+	defer func() { rep.Elapsed = time.Since(start).Round(time.Millisecond).String() }()
+	t := o.Target
+	if t == nil {
+		dir, err := os.MkdirTemp("", "xaa-play-")
+		if err != nil {
+			rep.Problem = err.Error()
+			return rep
+		}
+		defer os.RemoveAll(dir)
+		opts := sandbox.Options{
+			DataDir:        dir,
+			IDJAGTTL:       time.Duration(sc.Setup.IDJAGTTL),
+			AccessTokenTTL: time.Duration(sc.Setup.AccessTokenTTL),
+			IDTokenTTL:     time.Duration(sc.Setup.IDTokenTTL),
+			ClockSkew:      time.Duration(sc.Setup.ClockSkew),
+			Logger:         o.Logger,
+		}
+		if opts.ClockSkew == 0 && sc.Setup.needsInProcess() {
+			// Lifetimes of seconds mean nothing with the default 30 s of
+			// tolerance; keep a token of skew (0 would mean "default").
+			opts.ClockSkew = time.Millisecond
+		}
+		sb, err := sandbox.Start(ctx, opts)
+		if err != nil {
+			rep.Problem = "starting the sandbox: " + err.Error()
+			return rep
+		}
+		defer sb.Close()
+		skew := opts.ClockSkew
+		if skew == 0 {
+			skew = 30 * time.Second
+		}
+		t = &Target{IdP: sb.IdPURL, Agent0: sb.Agent0URL, Todo0: sb.Todo0URL, MCPBase: sb.MCPURL, MCP: sb.MCPResource,
+			idpDataDir: filepath.Join(dir, "idp"), clockSkew: skew}
+	} else {
+		if sc.Setup.needsInProcess() {
+			rep.Skipped = "its setup sets token lifetimes, which only a sandbox the runner starts can honour (drop --target)"
+			rep.Passed = true
+			return rep
+		}
+		for _, st := range sc.Steps {
+			if st.Forge != nil && st.Forge.Sign == "idp" {
+				rep.Skipped = "it signs with the IdP's own key, which only the in-process sandbox lets the runner read (drop --target)"
+				rep.Passed = true
+				return rep
+			}
+		}
+	}
+	r := &run{t: t, hc: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		vars: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker}
+	r.vars["idp"], r.vars["agent0"], r.vars["todo0"], r.vars["mcp"], r.vars["mcp_base"] = t.IdP, t.Agent0, t.Todo0, t.MCP, t.MCPBase
+
+	// Setup faults, reset afterwards (with --target the parties outlive us).
+	touched := map[string]bool{}
+	defer func() {
+		if o.Target == nil {
+			return
+		}
+		for p := range touched {
+			_, _, _ = r.setFaults(context.Background(), p, []string{})
+		}
+	}()
+	for _, p := range faultParties {
+		names := sc.Setup.Faults[p]
+		if len(names) == 0 {
+			continue
+		}
+		touched[p] = true
+		resp, call, err := r.setFaults(ctx, p, names)
+		if err != nil || resp.Status != http.StatusOK {
+			msg := "could not switch faults on " + p
+			if err != nil {
+				msg += ": " + err.Error()
+			} else {
+				msg += fmt.Sprintf(": HTTP %d %s", resp.Status, call.Body)
+			}
+			rep.Problem = "setup: " + msg
+			rep.Steps = append(rep.Steps, &StepReport{Kind: "setup", Calls: []*Call{call}, Problem: msg})
+			return rep
+		}
+		rep.Steps = append(rep.Steps, &StepReport{Kind: "setup", Explain: "Switch on faults at " + partyName(p) + ": " + strings.Join(names, ", "), Calls: []*Call{call}, Passed: true, Expected: "succeeds", Outcome: Outcome{Status: resp.Status}})
+	}
+	n := 0
+	failed := false
+	for _, st := range sc.Steps {
+		n++
+		if st.Faults != nil {
+			touched[st.Faults.Party] = true
+		}
+		sr := r.step(ctx, st, n)
+		rep.Steps = append(rep.Steps, sr)
+		if !sr.Passed {
+			failed = true
+			rep.Problem = fmt.Sprintf("scenario %s, step %d (%s, %s:%d): %s", sc.Name, n, st.Kind, sc.File, st.Line, sr.Problem)
+			break
+		}
+	}
+	for _, st := range sc.Cleanup {
+		n++
+		sr := r.step(ctx, st, n)
+		sr.Cleanup = true
+		rep.Steps = append(rep.Steps, sr)
+		if !sr.Passed && !failed {
+			failed = true
+			rep.Problem = fmt.Sprintf("scenario %s, cleanup step %d (%s, %s:%d): %s", sc.Name, n, st.Kind, sc.File, st.Line, sr.Problem)
+		}
+	}
+	rep.Passed = !failed
+	return rep
+}
+
+// run is one scenario's state: where the parties are, saved values, browsers.
+type run struct {
+	t        *Target
+	hc       *http.Client
+	vars     map[string]string
+	browsers map[string]*webclient.Browser
+	pages    sync.Map // user -> *webclient.Page (Agent0)
+	attacker *rsa.PrivateKey
+}
+
+func (r *run) browser(user string) *webclient.Browser {
+	b, ok := r.browsers[user]
+	if !ok {
+		b = webclient.New()
+		r.browsers[user] = b
+	}
+	return b
+}
+
+var varRe = regexp.MustCompile(`\$\{([a-zA-Z0-9_]+)\}`)
+
+// expand replaces ${name} with saved values; an unknown name is an error.
+func (r *run) expand(s string) (string, error) {
+	var missing []string
+	out := varRe.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		v, ok := r.vars[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("${%s} is not set: an earlier step must produce it", missing[0])
+	}
+	return out, nil
+}
+
+// expandAny expands strings inside YAML values.
+func (r *run) expandAny(v any) (any, error) {
+	switch t := v.(type) {
+	case string:
+		return r.expand(t)
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			e, err := r.expandAny(x)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = e
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			e, err := r.expandAny(x)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// naturalParty is who answers a step's request, hence who refuses.
+func naturalParty(kind string) string {
+	switch kind {
+	case "exchange", "sign_in", "refresh", "admin", "idp_logout", "rotate_keys":
+		return "idp"
+	case "redeem":
+		return "todo0"
+	case "call_tool":
+		return "mcp"
+	case "agent0":
+		return "agent0"
+	case "discover", "forge":
+		return "client"
+	}
+	return ""
+}
+
+func (r *run) step(ctx context.Context, st *Step, n int) *StepReport {
+	sr := &StepReport{N: n, Kind: st.Kind, Line: st.Line, Explain: strings.TrimSpace(st.Explain)}
+	out, err := r.act(ctx, st, sr)
+	sr.Outcome = out
+	sr.Expected = describeExpect(st)
+	if err != nil {
+		sr.Problem = err.Error()
+		return sr
+	}
+	sr.Problem = r.check(st, out, sr)
+	sr.Passed = sr.Problem == ""
+	return sr
+}
+
+func (r *run) act(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
+	switch st.Kind {
+	case "sign_in":
+		return r.signIn(ctx, st, sr)
+	case "refresh":
+		return r.refresh(ctx, st, sr)
+	case "exchange":
+		return r.exchange(ctx, st, sr)
+	case "redeem":
+		return r.redeem(ctx, st, sr)
+	case "forge":
+		return r.forge(ctx, st, sr)
+	case "discover":
+		return r.discover(ctx, st, sr)
+	case "call_tool":
+		return r.callTool(ctx, st, sr)
+	case "wait":
+		return r.wait(ctx, st, sr)
+	case "faults":
+		resp, call, err := r.setFaults(ctx, st.Faults.Party, st.Faults.Active)
+		sr.Calls = append(sr.Calls, call)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return httpOutcome("idp", resp), nil
+	case "admin":
+		return r.admin(ctx, st, sr)
+	case "rotate_keys":
+		return r.rotateKeys(ctx, st, sr)
+	case "idp_logout":
+		return r.idpLogout(ctx, st, sr)
+	case "agent0":
+		return r.agent0(ctx, st, sr)
+	}
+	return Outcome{}, fmt.Errorf("step kind %q is not implemented", st.Kind)
+}
+
+// httpOutcome reads an OAuth-style response: 2xx succeeds, anything else is
+// a refusal by party with the RFC 6749 error code.
+func httpOutcome(party string, resp *response) Outcome {
+	o := Outcome{Status: resp.Status, WWWAuthenticate: resp.Header.Get("WWW-Authenticate")}
+	if resp.Status >= 300 {
+		o.RefusedBy = party
+		o.Error, o.Description = oauthError(resp)
+		if o.Error == "" {
+			o.Error = challengeParam(o.WWWAuthenticate, "error")
+			o.Description = challengeParam(o.WWWAuthenticate, "error_description")
+		}
+	}
+	if sc, ok := resp.JSON["scope"].(string); ok {
+		o.Scope, o.hasSc = sc, true
+	}
+	return o
+}
+
+func describeExpect(st *Step) string {
+	e := st.Expect
+	by := e.RefusedBy
+	if by == "" && (e.Error != "" || e.Status >= 400) {
+		by = naturalParty(st.Kind)
+	}
+	if by == "" {
+		s := "succeeds"
+		if e.Status != 0 {
+			s += fmt.Sprintf(" (HTTP %d)", e.Status)
+		}
+		return s
+	}
+	s := "refused by " + by
+	if e.Status != 0 {
+		s += fmt.Sprintf(" with HTTP %d", e.Status)
+	}
+	if e.Error != "" {
+		s += " " + e.Error
+	}
+	return s
+}
+
+// check compares what happened with what the step expects.
+func (r *run) check(st *Step, out Outcome, sr *StepReport) string {
+	e := st.Expect
+	wantBy := e.RefusedBy
+	if wantBy == "" && (e.Error != "" || e.Status >= 400) {
+		wantBy = naturalParty(st.Kind)
+	}
+	var probs []string
+	if out.RefusedBy != wantBy {
+		probs = append(probs, fmt.Sprintf("expected it to be %s, but it %s", describeExpect(st), outcomeVerb(out)))
+	} else {
+		if e.Status != 0 && out.Status != e.Status {
+			probs = append(probs, fmt.Sprintf("expected HTTP %d, got %d", e.Status, out.Status))
+		}
+		if e.Error != "" && out.Error != e.Error {
+			probs = append(probs, fmt.Sprintf("expected error %q, got %q", e.Error, out.Error))
+		}
+	}
+	if len(probs) > 0 && out.Description != "" {
+		probs = append(probs, "("+out.Description+")")
+	}
+	if e.DescriptionContains != "" && !strings.Contains(out.Description, e.DescriptionContains) {
+		probs = append(probs, fmt.Sprintf("error_description %q does not contain %q", out.Description, e.DescriptionContains))
+	}
+	for _, w := range e.WWWAuthenticateContains {
+		if w2, err := r.expand(w); err != nil || !strings.Contains(out.WWWAuthenticate, w2) {
+			probs = append(probs, fmt.Sprintf("WWW-Authenticate %q does not contain %q", out.WWWAuthenticate, w2))
+		}
+	}
+	if e.ResultContains != "" && !strings.Contains(out.Text, e.ResultContains) {
+		probs = append(probs, fmt.Sprintf("result does not contain %q", e.ResultContains))
+	}
+	for _, w := range e.PageContains {
+		if !strings.Contains(out.Text, w) {
+			probs = append(probs, fmt.Sprintf("page does not contain %q", w))
+		}
+	}
+	if e.Scope != nil {
+		want, _ := r.expand(*e.Scope)
+		got := out.Scope
+		if !out.hasSc && out.token != "" {
+			if d := decode("", out.token); d != nil {
+				got, _ = d.Claims["scope"].(string)
+			}
+		}
+		if got != want {
+			probs = append(probs, fmt.Sprintf("expected scope %q, got %q", want, got))
+		}
+	}
+	if len(e.Claims) > 0 {
+		d := decode("", out.token)
+		if d == nil {
+			probs = append(probs, "expected claims, but the step produced no token")
+		} else {
+			for k, v := range e.Claims {
+				want, err := r.expandAny(v)
+				if err != nil {
+					probs = append(probs, err.Error())
+					continue
+				}
+				wj, _ := json.Marshal(want)
+				gj, _ := json.Marshal(d.Claims[k])
+				if string(wj) != string(gj) {
+					probs = append(probs, fmt.Sprintf("claim %s is %s, expected %s", k, gj, wj))
+				}
+			}
+		}
+	}
+	if len(e.Audit) > 0 && len(probs) == 0 {
+		if p := r.checkAudit(e.Audit, sr); p != "" {
+			probs = append(probs, p)
+		}
+	}
+	return strings.Join(probs, "; ")
+}
+
+func outcomeVerb(o Outcome) string {
+	if o.RefusedBy == "" {
+		return "succeeded"
+	}
+	return "was " + o.String()
+}
+
+func partyName(p string) string {
+	switch p {
+	case "idp":
+		return "Acme IdP"
+	case "todo0":
+		return "Todo0"
+	case "mcp":
+		return "Todo0 MCP"
+	case "agent0":
+		return "Agent0"
+	case "client":
+		return "the client (this runner, playing a strict client)"
+	}
+	return p
+}
+
+func (r *run) partyURL(p string) string {
+	switch p {
+	case "idp":
+		return r.t.IdP
+	case "todo0":
+		return r.t.Todo0
+	case "mcp":
+		return r.t.MCPBase
+	case "agent0":
+		return r.t.Agent0
+	}
+	return ""
+}
+
+// adminToken is each party's sandbox admin bearer token.
+func adminToken(p string) string {
+	switch p {
+	case "idp":
+		return demo.IdPAdminToken
+	case "todo0":
+		return demo.Todo0AdminToken
+	case "mcp":
+		return demo.MCPAdminToken
+	}
+	return ""
+}
+
+func (r *run) setFaults(ctx context.Context, party string, names []string) (*response, *Call, error) {
+	if names == nil {
+		names = []string{}
+	}
+	return do(ctx, r.hc, request{Party: party, Method: http.MethodPut, URL: r.partyURL(party) + "/admin/api/faults",
+		JSON: map[string]any{"active": names}, Bearer: adminToken(party)})
+}
+
+// Discard is a writer for quiet runs.
+var Discard io.Writer = io.Discard
