@@ -25,9 +25,11 @@ import (
 //	 7. user active (1.3)                                  access_denied
 //	 8. user assigned to the resource app (1.3)            access_denied
 //	 9. managed connection client -> app, enabled (1.4)    access_denied
-//	10. resource allowed by the connection (1.4)           access_denied
-//	11. scopes narrowed to the connection's (1.5)          invalid_scope if none left
-//	12. mint the ID-JAG (section 2) and audit (1.7)
+//	10. user in the connection's group, if it has one (1.4) access_denied
+//	11. resource allowed by the connection (1.4)           access_denied
+//	12. scopes narrowed to the connection's (1.5)          invalid_scope if none left
+//	13. mint the ID-JAG (section 2), bent by any active fault (faults.go),
+//	    and audit the decision either way (1.7)
 //
 // Client authentication (confidential clients only) happened in the token
 // endpoint before this runs.
@@ -64,6 +66,7 @@ func (s *Server) tokenExchange(ctx context.Context, c *client, form url.Values) 
 	}}
 	resp, userID, err := s.exchange(ctx, c, form, rec.Detail)
 	rec.UserID = userID
+	rec.AppID, _ = rec.Detail["resource_app"].(string)
 	if err != nil {
 		oe := oauth.AsError(err)
 		rec.Outcome, rec.Error, rec.Reason, rec.Rule = "denied", oe.Code, oe.Description, oe.Rule
@@ -117,6 +120,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if err != nil {
 		return nil, sub.UserID, oauth.ServerError(err)
 	}
+	detail["resource_app"] = app.ID
 	resource := form.Get("resource")
 	if resource != "" {
 		u, perr := url.Parse(resource)
@@ -145,7 +149,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if !ok {
 		return nil, u.ID, oauth.AccessDenied("user %s is not assigned to %s", u.Username, app.Name).WithRule("checklist 1.3 user assigned")
 	}
-	// 9-11: admin policy.
+	// 9-12: admin policy.
 	conn, err := s.connection(ctx, c.ID, app.ID)
 	if errors.Is(err, errNotFound) {
 		return nil, u.ID, oauth.AccessDenied("no managed connection lets %s act at %s", c.Name, app.Name).WithRule("checklist 1.4 managed connection")
@@ -156,20 +160,34 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if !conn.Enabled {
 		return nil, u.ID, oauth.AccessDenied("the managed connection %s -> %s is disabled by the administrator", c.Name, app.Name).WithRule("checklist 1.4 connection enabled")
 	}
+	if conn.GroupID != "" {
+		member, err := s.inGroup(ctx, u.ID, conn.GroupID)
+		if err != nil {
+			return nil, u.ID, oauth.ServerError(err)
+		}
+		if !member {
+			return nil, u.ID, oauth.AccessDenied("the managed connection %s -> %s is restricted to group %s, and %s is not a member", c.Name, app.Name, conn.GroupID, u.Username).WithRule("checklist 1.4 connection group restriction")
+		}
+	}
 	if resource != "" && !slices.Contains(conn.Resources, resource) {
 		return nil, u.ID, oauth.AccessDenied("the managed connection does not allow resource %q", resource).WithRule("checklist 1.4 resource allowed")
 	}
+	// Allowed = the connection's scopes that the resource app still knows.
+	allowed := oauth.Intersect(conn.Scopes, app.Scopes)
 	requested := oauth.SplitScope(form.Get("scope"))
-	granted := conn.Scopes
+	granted := allowed
 	if len(requested) > 0 {
-		granted = oauth.Intersect(requested, oauth.Intersect(conn.Scopes, app.Scopes))
-		if len(granted) == 0 {
-			return nil, u.ID, oauth.InvalidScope("none of the requested scopes (%s) is allowed by the managed connection (%s)", oauth.JoinScope(requested), oauth.JoinScope(conn.Scopes)).WithRule("checklist 1.5 scope narrowing")
+		granted = oauth.Intersect(requested, allowed)
+	}
+	if len(granted) == 0 {
+		if len(requested) > 0 {
+			return nil, u.ID, oauth.InvalidScope("none of the requested scopes (%s) is allowed by the managed connection (%s)", oauth.JoinScope(requested), oauth.JoinScope(allowed)).WithRule("checklist 1.5 scope narrowing")
 		}
+		return nil, u.ID, oauth.InvalidScope("the managed connection allows no scopes at %s", app.Name).WithRule("checklist 1.5 scope narrowing")
 	}
 	detail["granted_scope"] = oauth.JoinScope(granted)
 	detail["connection"] = conn.ID
-	// 12: mint.
+	// 13: mint.
 	now := s.now()
 	claims := idJAGClaims{
 		Claims: jwt.Claims{
@@ -182,7 +200,11 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if conn.IncludeEmail {
 		claims.Email = u.Email
 	}
-	jag, err := s.keys.Sign(oauth.TypIDJAG, claims)
+	typ := s.applyFaults(&claims, c.ID)
+	if active := s.faults.Active(); len(active) > 0 {
+		detail["faults"] = active
+	}
+	jag, err := s.signIDJAG(typ, claims)
 	if err != nil {
 		return nil, u.ID, oauth.ServerError(err)
 	}

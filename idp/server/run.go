@@ -21,6 +21,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Agent0URL, "agent0-url", party.Env("AGENT0_PUBLIC_URL", demo.Agent0URL), "Agent0's public URL, for seeding (env AGENT0_PUBLIC_URL)")
 	fs.StringVar(&cfg.Todo0URL, "todo0-url", party.Env("TODO0_PUBLIC_URL", demo.Todo0URL), "Todo0's public URL, for seeding (env TODO0_PUBLIC_URL)")
 	fs.StringVar(&cfg.Todo0MCPURL, "todo0-mcp-url", party.Env("TODO0_MCP_PUBLIC_URL", demo.Todo0MCPURL), "Todo0 MCP's public URL, for seeding (env TODO0_MCP_PUBLIC_URL)")
+	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("IDP_ADMIN_TOKEN", demo.IdPAdminToken), "Bearer token for the admin API at /admin/api (env IDP_ADMIN_TOKEN)")
 	jagTTL := party.Duration(fs, "id-jag-ttl", "IDP_ID_JAG_TTL", 5*time.Minute, "ID-JAG lifetime")
 	if err := fs.Parse(args); err != nil {
 		return err

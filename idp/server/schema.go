@@ -107,4 +107,25 @@ var migrations = []string{
 		detail    TEXT NOT NULL DEFAULT '{}'
 	);
 	CREATE INDEX audit_user ON audit(user_id, id);`,
+	// Version 4: groups, group assignments, connection group restriction, the
+	// app an audit record concerns.
+	`CREATE TABLE groups (
+		id         TEXT PRIMARY KEY,
+		name       TEXT NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE group_members (
+		group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+		user_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+		PRIMARY KEY (group_id, user_id)
+	);
+	CREATE TABLE group_assignments (
+		group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+		app_id   TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+		PRIMARY KEY (group_id, app_id)
+	);
+	ALTER TABLE managed_connections ADD COLUMN group_id TEXT NOT NULL DEFAULT '';  -- '' = no group restriction
+	ALTER TABLE audit ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
+	CREATE INDEX audit_app ON audit(app_id, id);
+	CREATE INDEX audit_client ON audit(client_id, id);`,
 }

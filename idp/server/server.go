@@ -21,6 +21,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
@@ -47,6 +48,10 @@ type Config struct {
 	IDJAGTTL        time.Duration // (5m)
 	ClockSkew       time.Duration // tolerance when checking tokens (30s)
 
+	// AdminToken authenticates the admin JSON API as a Bearer token
+	// (demo.IdPAdminToken). The console uses admin sign-in instead.
+	AdminToken string
+
 	Logger *slog.Logger
 }
 
@@ -66,6 +71,7 @@ func (c *Config) setDefaults() error {
 	def(&c.Todo0URL, demo.Todo0URL)
 	def(&c.Todo0MCPURL, demo.Todo0MCPURL)
 	def(&c.SigningAlg, string(jose.RS256))
+	def(&c.AdminToken, demo.IdPAdminToken)
 	defd(&c.IDTokenTTL, time.Hour)
 	defd(&c.AccessTokenTTL, time.Hour)
 	defd(&c.RefreshTokenTTL, 30*24*time.Hour)
@@ -98,6 +104,7 @@ type Server struct {
 	tmpl    *template.Template
 	log     *slog.Logger
 	now     func() time.Time
+	faults  *faults.Set
 
 	// clientKeyCache holds one remote JWKS per registered client jwks_uri.
 	clientKeyCache sync.Map
@@ -125,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now}
+	s := &Server{cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
 	s.clients = &clientauth.Authenticator{
 		Clients:   registry{s},
 		Audiences: []string{cfg.Issuer, cfg.Issuer + "/oauth2/token"},
@@ -160,6 +167,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/oauth2/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
+	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
+	s.consoleRoutes(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return httpx.Middleware("idp", s.log, r)
 }
@@ -168,6 +177,9 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Maintain(ctx context.Context) error {
 	now := s.now().Unix()
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
+	// A retired signing key goes once everything it signed has expired.
+	_, perr := s.keys.Prune(ctx, s.now().Add(-s.keyRetention()))
+	err = errors.Join(err, perr)
 	for _, q := range []string{
 		`DELETE FROM auth_codes WHERE expires_at < ?`,
 		`DELETE FROM access_tokens WHERE expires_at < ?`,

@@ -90,7 +90,16 @@ func (s *Server) userBy(ctx context.Context, col, v string) (*user, error) {
 
 func (s *Server) assigned(ctx context.Context, userID, appID string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM assignments WHERE user_id = ? AND app_id = ?`, userID, appID).Scan(&n)
+	// Directly, or through a group the user belongs to.
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM assignments WHERE user_id = ?1 AND app_id = ?2) +
+		(SELECT COUNT(*) FROM group_assignments ga JOIN group_members gm ON gm.group_id = ga.group_id WHERE gm.user_id = ?1 AND ga.app_id = ?2)`, userID, appID).Scan(&n)
+	return n > 0, err
+}
+
+func (s *Server) inGroup(ctx context.Context, userID, groupID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_members WHERE user_id = ? AND group_id = ?`, userID, groupID).Scan(&n)
 	return n > 0, err
 }
 
@@ -168,6 +177,7 @@ func (s *Server) appByAudience(ctx context.Context, aud string) (*app, error) {
 
 type connection struct {
 	ID, ClientID, ResourceAppID, ResourceClientID string
+	GroupID                                       string // '' = every assigned user
 	Resources, Scopes                             []string
 	IncludeEmail, Enabled                         bool
 }
@@ -175,8 +185,8 @@ type connection struct {
 func (s *Server) connection(ctx context.Context, clientID, appID string) (*connection, error) {
 	var c connection
 	var res, sc string
-	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
-		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled)
+	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
+		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
@@ -190,6 +200,7 @@ func (s *Server) connection(ctx context.Context, clientID, appID string) (*conne
 
 type auditRecord struct {
 	Event, Outcome, ClientID, UserID, Error, Reason, Rule string
+	AppID                                                 string // the resource app concerned, if any
 	Detail                                                map[string]any
 }
 
@@ -200,8 +211,8 @@ func (s *Server) audit(ctx context.Context, r auditRecord) {
 	if r.Detail == nil {
 		detail = []byte("{}")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit(at, event, outcome, client_id, user_id, error, reason, rule, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.now().Unix(), r.Event, r.Outcome, r.ClientID, r.UserID, r.Error, r.Reason, r.Rule, string(detail))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit(at, event, outcome, client_id, user_id, error, reason, rule, detail, app_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.now().Unix(), r.Event, r.Outcome, r.ClientID, r.UserID, r.Error, r.Reason, r.Rule, string(detail), r.AppID)
 	if err != nil {
 		s.log.Error("audit write failed", "event", r.Event, "err", err)
 	}

@@ -247,3 +247,54 @@ func (s *Set) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 }
+
+// KeyInfo describes one stored key: public facts only.
+type KeyInfo struct {
+	KID       string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	Active    bool       `json:"active"` // signs new tokens
+}
+
+// List describes every stored key (all of them are published), newest first.
+func (s *Set) List(ctx context.Context) ([]KeyInfo, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kid, alg, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, rowid DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	active := s.ActiveKeyID()
+	out := []KeyInfo{}
+	for rows.Next() {
+		var k KeyInfo
+		var created int64
+		var retired sql.NullInt64
+		if err := rows.Scan(&k.KID, &k.Alg, &created, &retired); err != nil {
+			return nil, err
+		}
+		k.CreatedAt = time.Unix(created, 0).UTC()
+		if retired.Valid {
+			t := time.Unix(retired.Int64, 0).UTC()
+			k.RetiredAt = &t
+		}
+		k.Active = k.KID == active
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// Prune deletes keys retired before cutoff and stops publishing them. Call it
+// with cutoff = now minus the longest lifetime of anything the keys signed,
+// so a token stays verifiable until it expires. The active key is never pruned.
+func (s *Set) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ? AND kid <> ?`, cutoff.Unix(), s.ActiveKeyID())
+	if err != nil {
+		return 0, fmt.Errorf("keys: prune: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		return n, s.load(ctx)
+	}
+	return 0, nil
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+)
+
+// ---- signing keys ----
+
+// KeysView is the key set as the admin sees it.
+type KeysView struct {
+	Algorithm string         `json:"algorithm"`
+	ActiveKID string         `json:"active_kid"`
+	Keys      []keys.KeyInfo `json:"keys"`
+	// RetainFor is how long a retired key stays published: the longest
+	// lifetime of anything it signed (ID token or ID-JAG) plus clock skew.
+	RetainFor string `json:"retain_for"`
+}
+
+func (s *Server) keyRetention() time.Duration {
+	return max(s.cfg.IDTokenTTL, s.cfg.IDJAGTTL) + s.cfg.ClockSkew
+}
+
+func (s *Server) ListKeys(ctx context.Context) (*KeysView, error) {
+	list, err := s.keys.List(ctx)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	return &KeysView{Algorithm: string(s.keys.Algorithm()), ActiveKID: s.keys.ActiveKeyID(), Keys: list, RetainFor: s.keyRetention().String()}, nil
+}
+
+// RotateKey makes a new key sign ID tokens and ID-JAGs. The old key stays in
+// the JWKS until everything it signed has expired (Maintain prunes it).
+func (s *Server) RotateKey(ctx context.Context, actor string) (*KeysView, error) {
+	old := s.keys.ActiveKeyID()
+	kid, err := s.keys.Rotate(ctx)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	s.adminChange(ctx, actor, "keys.rotate", auditRecord{}, map[string]any{"old_kid": old, "new_kid": kid, "alg": string(s.keys.Algorithm())})
+	return s.ListKeys(ctx)
+}
+
+// ---- audit log ----
+
+// AuditEntry is one audit record.
+type AuditEntry struct {
+	ID       int64          `json:"id"`
+	At       time.Time      `json:"at"`
+	Event    string         `json:"event"`
+	Outcome  string         `json:"outcome"`
+	ClientID string         `json:"client_id,omitempty"`
+	UserID   string         `json:"user_id,omitempty"`
+	AppID    string         `json:"app_id,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
+	Rule     string         `json:"rule,omitempty"`
+	Detail   map[string]any `json:"detail,omitempty"`
+}
+
+// AuditFilter selects audit records; empty fields match everything.
+type AuditFilter struct {
+	User    string // user id or username
+	App     string // app id: records about the app, or by one of its clients
+	Outcome string // granted, denied, ok, failed
+	Event   string // exact event, or a prefix ending in "." (e.g. "admin.")
+	Before  int64  // records with id < Before (paging)
+	Limit   int    // default 100, at most 10000
+}
+
+// AuditFilterFromQuery reads ?user=&app=&outcome=&event=&before=&limit=.
+func AuditFilterFromQuery(get func(string) string) (AuditFilter, error) {
+	f := AuditFilter{User: get("user"), App: get("app"), Outcome: get("outcome"), Event: get("event")}
+	for name, dst := range map[string]*int64{"before": &f.Before} {
+		if v := get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return f, oauth.InvalidRequest("%s must be a non-negative integer", name)
+			}
+			*dst = n
+		}
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return f, oauth.InvalidRequest("limit must be a positive integer")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// QueryAudit returns matching records, newest first.
+func (s *Server) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	var where []string
+	var args []any
+	if f.User != "" {
+		where = append(where, `(user_id = ? OR user_id IN (SELECT id FROM users WHERE username = ?))`)
+		args = append(args, f.User, f.User)
+	}
+	if f.App != "" {
+		where = append(where, `(app_id = ? OR client_id IN (SELECT id FROM clients WHERE app_id = ?))`)
+		args = append(args, f.App, f.App)
+	}
+	if f.Outcome != "" {
+		where = append(where, `outcome = ?`)
+		args = append(args, f.Outcome)
+	}
+	if f.Event != "" {
+		if strings.HasSuffix(f.Event, ".") {
+			where = append(where, `substr(event, 1, ?) = ?`)
+			args = append(args, len(f.Event), f.Event)
+		} else {
+			where = append(where, `event = ?`)
+			args = append(args, f.Event)
+		}
+	}
+	if f.Before > 0 {
+		where = append(where, `id < ?`)
+		args = append(args, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	q := `SELECT id, at, event, outcome, client_id, user_id, app_id, error, reason, rule, detail FROM audit`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		var detail string
+		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Outcome, &e.ClientID, &e.UserID, &e.AppID, &e.Error, &e.Reason, &e.Rule, &detail); err != nil {
+			return nil, oauth.ServerError(err)
+		}
+		e.At = time.Unix(at, 0).UTC()
+		_ = json.Unmarshal([]byte(detail), &e.Detail)
+		if len(e.Detail) == 0 {
+			e.Detail = nil
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	return out, nil
+}
