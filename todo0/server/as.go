@@ -75,6 +75,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, r, oauth.ServerError(errors.New("fault token.server_error is on")))
 		return
 	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost) // RFC 9110 15.5.6 with the 405 below
+	}
 	form, err := oauth.ParseTokenForm(w, r)
 	if err != nil {
 		oauth.WriteError(w, r, err)

@@ -21,6 +21,7 @@ import (
 // failure is invalid_grant), no-store, and must leave the database as it was:
 // no grant, no provisioned user, no recorded jti.
 func TestForgedIDJAGs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pubDER, err := x509.MarshalPKIXPublicKey(idpKey.Public())
 	if err != nil {
@@ -134,6 +135,7 @@ func TestForgedIDJAGs(t *testing.T) {
 // TestRedeemWellFormedIDJAG is the control case in full (checklist 3 response,
 // RFC 9068 access token).
 func TestRedeemWellFormedIDJAG(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	before := e.state()
 	c := e.claims()
@@ -189,6 +191,7 @@ func TestRedeemWellFormedIDJAG(t *testing.T) {
 
 // TestReplayedIDJAG: EMA / checklist 3.7, a jti is redeemed at most once.
 func TestReplayedIDJAG(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := sign(t, jwtSpec{}, e.claims())
 	if resp := e.redeem(tok); resp.StatusCode != http.StatusOK {
