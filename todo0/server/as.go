@@ -180,6 +180,13 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if err != nil {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: %v", err).WithRule(ruleFor(err))
 	}
+	// Present is not enough: sub keys the user and jti the replay record, so
+	// an empty string would be one shared user / one shared one-time id.
+	for _, name := range []string{"sub", "client_id", "jti"} {
+		if t.String(name) == "" {
+			return nil, oauth.InvalidGrant("ID-JAG rejected: %s must be a non-empty string", name).WithRule("IDJAG required claims")
+		}
+	}
 	if jag.ClientID != c.ID {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: its client_id %q is not the authenticated client %q", jag.ClientID, c.ID).WithRule("IDJAG client_id = authenticated client")
 	}

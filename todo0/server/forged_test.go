@@ -99,6 +99,12 @@ func TestForgedIDJAGs(t *testing.T) {
 		{"missing jti", func() string { return sign(t, jwtSpec{}, without("jti")) }},
 		{"missing exp", func() string { return sign(t, jwtSpec{}, without("exp")) }},
 		{"missing iat", func() string { return sign(t, jwtSpec{}, without("iat")) }},
+		// IDJAG 2: required claims are non-empty strings (sub keys the user, jti the replay record)
+		{"empty sub", func() string { return sign(t, jwtSpec{}, with("sub", "")) }},
+		{"empty jti", func() string { return sign(t, jwtSpec{}, with("jti", "")) }},
+		{"empty client_id", func() string { return sign(t, jwtSpec{}, with("client_id", "")) }},
+		{"numeric jti", func() string { return sign(t, jwtSpec{}, with("jti", 12345)) }},
+		{"numeric client_id", func() string { return sign(t, jwtSpec{}, with("client_id", 7)) }},
 		// checklist 3.8: resource must be one of Todo0's own resources
 		{"foreign resource", func() string { return sign(t, jwtSpec{}, with("resource", "https://evil.example/mcp")) }},
 		// checklist 3.8: no prefix games on resource either
