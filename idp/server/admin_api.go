@@ -137,7 +137,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 	r.Handle("/users/{id}/reactivate", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		return s.SetUserActive(r.Context(), apiActor, v(r)["id"], true)
 	})).Methods(http.MethodPost)
-	r.Handle("/users/{id}/sessions", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.ListGrants(r.Context(), v(r)["id"]) })).Methods(http.MethodGet)
+	r.Handle("/users/{id}/sessions", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
+		return s.ListGrants(r.Context(), v(r)["id"])
+	})).Methods(http.MethodGet)
 	r.Handle("/users/{id}/sessions", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		ns, nr, err := s.RevokeAllGrants(r.Context(), apiActor, v(r)["id"])
 		return map[string]int64{"revoked_sessions": ns, "revoked_refresh_tokens": nr}, err
@@ -176,7 +178,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 		return withBody(w, r, func(in AppInput) (any, error) { return s.UpdateApp(r.Context(), apiActor, v(r)["id"], in) })
 	})).Methods(http.MethodPatch)
 	r.Handle("/apps/{id}/assignments", api(ok, func(r *http.Request, w http.ResponseWriter) (any, error) {
-		return withBody(w, r, func(in AssignmentInput) (any, error) { return s.SetAssignment(r.Context(), apiActor, v(r)["id"], in, true) })
+		return withBody(w, r, func(in AssignmentInput) (any, error) {
+			return s.SetAssignment(r.Context(), apiActor, v(r)["id"], in, true)
+		})
 	})).Methods(http.MethodPost)
 	r.Handle("/apps/{id}/assignments/users/{user}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		return s.SetAssignment(r.Context(), apiActor, v(r)["id"], AssignmentInput{UserID: v(r)["user"]}, false)
@@ -203,9 +207,13 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 	r.Handle("/connections", api(created, func(r *http.Request, w http.ResponseWriter) (any, error) {
 		return withBody(w, r, func(in ConnectionInput) (any, error) { return s.CreateConnection(r.Context(), apiActor, in) })
 	})).Methods(http.MethodPost)
-	r.Handle("/connections/{id}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.GetConnection(r.Context(), v(r)["id"]) })).Methods(http.MethodGet)
+	r.Handle("/connections/{id}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
+		return s.GetConnection(r.Context(), v(r)["id"])
+	})).Methods(http.MethodGet)
 	r.Handle("/connections/{id}", api(ok, func(r *http.Request, w http.ResponseWriter) (any, error) {
-		return withBody(w, r, func(in ConnectionInput) (any, error) { return s.UpdateConnection(r.Context(), apiActor, v(r)["id"], in) })
+		return withBody(w, r, func(in ConnectionInput) (any, error) {
+			return s.UpdateConnection(r.Context(), apiActor, v(r)["id"], in)
+		})
 	})).Methods(http.MethodPatch)
 	r.Handle("/connections/{id}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		return nil, s.DeleteConnection(r.Context(), apiActor, v(r)["id"])
