@@ -18,6 +18,9 @@ import (
 
 type tokenInfoKey struct{}
 
+// bodyKey holds the request body scopeGate read, for serverFor.
+type bodyKey struct{}
+
 // protect guards the MCP endpoint (SPEC-CHECKLIST section 4).
 //
 // The token is verified here, once, so that every refusal carries the
@@ -48,7 +51,9 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		}
 		scheme, tok, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "use the Bearer scheme", "")
+			// Credentials were sent, just not a Bearer token: say so.
+			// (RFC 6750 3.1 would also allow a challenge with no error code.)
+			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "use the Bearer scheme with a Todo0 access token", "")
 			return
 		}
 		ti, err := s.verify(r.Context(), strings.TrimSpace(tok))
@@ -71,6 +76,10 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 	t, err := s.verifier.Verify(ctx, raw, &c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNotTodo0, err)
+	}
+	// sub names the user the tools act for; present but empty is not enough.
+	if t.Claims.Subject == "" || c.ClientID == "" || t.Claims.ID == "" {
+		return nil, fmt.Errorf("%w: sub, client_id and jti must be non-empty", errNotTodo0)
 	}
 	return &auth.TokenInfo{
 		Scopes:     oauth.SplitScope(c.Scope),
@@ -128,6 +137,7 @@ func (s *Server) scopeGate(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
 		ti := auth.TokenInfoFromContext(r.Context())
 		for _, name := range calledTools(body) {
 			need, ok := toolScopes[name]

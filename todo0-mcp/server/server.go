@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,11 +16,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
@@ -39,8 +39,10 @@ type Config struct {
 	// Todo0 (demo.MCPServiceClientID).
 	ServiceClientID, ServiceClientSecret string
 	ClockSkew                            time.Duration // (30s)
-	HTTPClient                           *http.Client
-	Logger                               *slog.Logger
+	// AdminToken guards the fault switchboard at /admin/api/faults (demo.MCPAdminToken).
+	AdminToken string
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 // Server is a running Todo0 MCP.
@@ -50,8 +52,12 @@ type Server struct {
 	prmURL   string
 	verifier jwtverify.Verifier
 	api      *todoAPI
-	mcp      *mcp.Server
-	log      *slog.Logger
+	// Two MCP servers with the same tools: mcpEMA advertises the
+	// enterprise-managed-authorization extension and serves clients that
+	// offered it in initialize; mcp serves the others (echo, don't impose).
+	mcp, mcpEMA *mcp.Server
+	faults      *faults.Set
+	log         *slog.Logger
 }
 
 // New builds the server. It keeps no state of its own, so it has no database.
@@ -67,6 +73,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ServiceClientID == "" {
 		cfg.ServiceClientID, cfg.ServiceClientSecret = demo.MCPServiceClientID, demo.MCPServiceClientSecret
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = demo.MCPAdminToken
 	}
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = 30 * time.Second
@@ -88,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 		prmURL:   pub + "/.well-known/oauth-protected-resource" + demo.MCPPath,
 		api:      &todoAPI{base: strings.TrimSuffix(cfg.Todo0API, "/"), clientID: cfg.ServiceClientID, secret: cfg.ServiceClientSecret, http: cfg.HTTPClient},
 		log:      cfg.Logger,
+		faults:   newFaults(),
 	}
 	s.verifier = jwtverify.Verifier{
 		Typ:        oauth.TypAccessToken,
@@ -101,17 +111,44 @@ func New(cfg Config) (*Server, error) {
 		Skew:     cfg.ClockSkew,
 		Required: []string{"sub", "client_id", "jti", "iat"},
 	}
-	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "todo0-mcp", Title: "Todo0 MCP", Version: "0.1.0"}, &mcp.ServerOptions{
-		Instructions: "Tools over the signed-in user's Todo0 todos. Reading needs todos.read, changing needs todos.write.",
-		Capabilities: &mcp.ServerCapabilities{
-			Tools:      &mcp.ToolCapabilities{},
-			Extensions: map[string]any{oauth.ExtensionEnterpriseManagedAuthorization: map[string]any{}},
-		},
-		Logger: cfg.Logger,
-	})
-	s.addTools()
+	s.mcp = s.newMCPServer(nil)
+	s.mcpEMA = s.newMCPServer(map[string]any{oauth.ExtensionEnterpriseManagedAuthorization: map[string]any{}})
 	return s, nil
 }
+
+func (s *Server) newMCPServer(extensions map[string]any) *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "todo0-mcp", Title: "Todo0 MCP", Version: "0.1.0"}, &mcp.ServerOptions{
+		Instructions: "Tools over the signed-in user's Todo0 todos. Reading needs todos.read, changing needs todos.write.",
+		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}, Extensions: extensions},
+		Logger:       s.log,
+	})
+	s.addTools(srv)
+	return srv
+}
+
+// serverFor picks the MCP server for a new session: the one that echoes the
+// enterprise-managed-authorization extension when the client's initialize
+// offers it (EMA: the server may echo it).
+func (s *Server) serverFor(r *http.Request) *mcp.Server {
+	body, _ := r.Context().Value(bodyKey{}).([]byte)
+	var init struct {
+		Method string `json:"method"`
+		Params struct {
+			Capabilities struct {
+				Extensions map[string]json.RawMessage `json:"extensions"`
+			} `json:"capabilities"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &init) == nil && init.Method == "initialize" {
+		if _, ok := init.Params.Capabilities.Extensions[oauth.ExtensionEnterpriseManagedAuthorization]; ok {
+			return s.mcpEMA
+		}
+	}
+	return s.mcp
+}
+
+// Faults is Todo0 MCP's fault switchboard (see docs/todo0-faults.md).
+func (s *Server) Faults() *faults.Set { return s.faults }
 
 // Resource is the RFC 9728 resource identifier.
 func (s *Server) Resource() string { return s.resource }
@@ -124,17 +161,13 @@ func (s *Server) Close() error { return nil }
 
 // Handler serves the protected resource metadata and the MCP endpoint.
 func (s *Server) Handler() http.Handler {
-	prm := auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
-		Resource:               s.resource,
-		AuthorizationServers:   []string{s.cfg.AuthServer},
-		ScopesSupported:        demo.Todo0Scopes,
-		BearerMethodsSupported: []string{"header"},
-		ResourceName:           "Todo0 MCP",
-	})
 	r := mux.NewRouter()
-	r.Handle("/.well-known/oauth-protected-resource"+demo.MCPPath, prm)
-	r.Handle("/.well-known/oauth-protected-resource", prm)
-	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{Logger: s.log})
+	// RFC 9728 3.1: the path-suffixed location for the /mcp resource, and the
+	// root location that clients reading a bare origin try.
+	r.HandleFunc("/.well-known/oauth-protected-resource"+demo.MCPPath, s.protectedResourceMetadata)
+	r.HandleFunc("/.well-known/oauth-protected-resource", s.protectedResourceMetadata)
+	r.Handle("/admin/api/faults", faults.Handler(s.faults, s.cfg.AdminToken))
+	streamable := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: s.log})
 	r.Handle(demo.MCPPath, s.protect(streamable))
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return httpx.Middleware("todo0-mcp", s.log, r)

@@ -69,8 +69,8 @@ func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
 	return caller{userID: ti.UserID, clientID: cid}, nil
 }
 
-func (s *Server) addTools() {
-	mcp.AddTool(s.mcp, &mcp.Tool{
+func (s *Server) addTools(srv *mcp.Server) {
+	mcp.AddTool(srv, &mcp.Tool{
 		Name: "list_todos", Title: "List todos",
 		Description: "List the signed-in user's todos. Needs todos.read.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
@@ -82,7 +82,7 @@ func (s *Server) addTools() {
 		ts, err := s.api.list(ctx, c.userID)
 		return nil, listOut{Todos: ts}, err
 	})
-	mcp.AddTool(s.mcp, &mcp.Tool{
+	mcp.AddTool(srv, &mcp.Tool{
 		Name: "create_todo", Title: "Create a todo",
 		Description: "Add a todo for the signed-in user. Needs todos.write.",
 	}, func(ctx context.Context, req *mcp.CallToolRequest, in createIn) (*mcp.CallToolResult, Todo, error) {
@@ -93,7 +93,7 @@ func (s *Server) addTools() {
 		t, err := s.api.create(ctx, c.userID, in.Title, c.clientID)
 		return nil, t, err
 	})
-	mcp.AddTool(s.mcp, &mcp.Tool{
+	mcp.AddTool(srv, &mcp.Tool{
 		Name: "complete_todo", Title: "Complete a todo",
 		Description: "Mark one of the user's todos as done. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
@@ -106,7 +106,7 @@ func (s *Server) addTools() {
 		return nil, t, err
 	})
 	destructive := true
-	mcp.AddTool(s.mcp, &mcp.Tool{
+	mcp.AddTool(srv, &mcp.Tool{
 		Name: "delete_todo", Title: "Delete a todo",
 		Description: "Delete one of the user's todos. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{DestructiveHint: &destructive},
