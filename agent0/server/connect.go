@@ -22,16 +22,25 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
-// connection is one user's MCP session with Todo0 MCP. Authorization is the
-// Go MCP SDK's extauth.EnterpriseHandler: on a 401 from the MCP server it
-// takes the user's ID token, exchanges it at the IdP for an ID-JAG, and
-// redeems that at the Todo0 AS. When the access token expires, the MCP server
-// answers 401 again and the handler re-runs the exchange, silently.
+// connection is one user's MCP session with Todo0 MCP, and what Agent0
+// shows about it. Authorization is the Go MCP SDK's extauth.EnterpriseHandler:
+// on a 401 from the MCP server it takes the user's ID token, exchanges it at
+// the IdP for an ID-JAG, and redeems that at the Todo0 AS. When the access
+// token expires, the MCP server answers 401 again and the handler re-runs the
+// exchange, silently (the inspector shows it).
 type connection struct {
 	mu      sync.Mutex
 	session *mcp.ClientSession
 	as      string // the discovered authorization server
 	err     error  // the last failure, shown to the user
+	// refused is a refusal by the IdP or the AS. It is sticky: Agent0 makes
+	// no further calls for the user until they press Reconnect.
+	refused error
+	tools   []toolInfo // from tools/list
+
+	rec    *Recorder    // the flow inspector's record of this session
+	client *http.Client // records into rec
+	chat   chatLog
 }
 
 func (c *connection) close() {
@@ -43,7 +52,19 @@ func (c *connection) close() {
 	}
 }
 
+// dropConnection ends the MCP session; the next call connects afresh. The
+// inspector record and the chat stay.
 func (s *Server) dropConnection(sessionID string) {
+	s.mu.Lock()
+	c := s.conns[sessionID]
+	s.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+// forget ends the MCP session and forgets everything about it (sign-out).
+func (s *Server) forget(sessionID string) {
 	s.mu.Lock()
 	c := s.conns[sessionID]
 	delete(s.conns, sessionID)
@@ -58,10 +79,42 @@ func (s *Server) connectionFor(sessionID string) *connection {
 	defer s.mu.Unlock()
 	c, ok := s.conns[sessionID]
 	if !ok {
-		c = &connection{}
+		rec := newRecorder(s.lane, s.cfg.IdPClientSecret, s.cfg.Todo0ClientSecret)
+		base := s.cfg.HTTPClient
+		c = &connection{rec: rec, client: &http.Client{Timeout: base.Timeout, Transport: &recordingTransport{base: base.Transport, rec: rec}}}
 		s.conns[sessionID] = c
 	}
 	return c
+}
+
+// lane says which party a URL belongs to, for the sequence diagram.
+func (s *Server) lane(u *url.URL) string {
+	host := func(raw string) string {
+		p, err := url.Parse(raw)
+		if err != nil {
+			return ""
+		}
+		return p.Host
+	}
+	s.mu.Lock()
+	as := s.asURL
+	s.mu.Unlock()
+	switch u.Host {
+	case host(s.cfg.MCPURL):
+		return LaneMCP
+	case host(s.cfg.IdPIssuer):
+		return LaneIdP
+	case host(as):
+		return LaneAS
+	}
+	return LaneAgent0
+}
+
+// isRefusal reports an OAuth error from the IdP or the AS: the user's access
+// was refused, not a network hiccup.
+func isRefusal(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode != ""
 }
 
 // discovery is what Agent0 learns about the MCP server before connecting
@@ -73,14 +126,14 @@ type discovery struct {
 	TokenEndpoint string
 }
 
-func (s *Server) discover(ctx context.Context) (*discovery, error) {
+func (s *Server) discover(ctx context.Context, hc *http.Client) (*discovery, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.MCPURL, strings.NewReader(`{}`))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	resp, err := s.cfg.HTTPClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("Todo0 MCP is unreachable: %w", err)
 	}
@@ -104,7 +157,7 @@ func (s *Server) discover(ctx context.Context) (*discovery, error) {
 	if err := sameOrigin(prmURL, s.cfg.MCPURL); err != nil {
 		return nil, err
 	}
-	prm, err := oauthex.GetProtectedResourceMetadata(ctx, prmURL, s.cfg.MCPURL, s.cfg.HTTPClient)
+	prm, err := oauthex.GetProtectedResourceMetadata(ctx, prmURL, s.cfg.MCPURL, hc)
 	if err != nil {
 		return nil, fmt.Errorf("protected resource metadata: %w", err)
 	}
@@ -112,14 +165,14 @@ func (s *Server) discover(ctx context.Context) (*discovery, error) {
 		return nil, errors.New("protected resource metadata names no authorization server")
 	}
 	as := prm.AuthorizationServers[0]
-	asm, err := auth.GetAuthServerMetadata(ctx, as, s.cfg.HTTPClient)
+	asm, err := auth.GetAuthServerMetadata(ctx, as, hc)
 	if err != nil || asm == nil {
 		return nil, fmt.Errorf("authorization server metadata for %s: %v", as, err)
 	}
 	var profiles struct {
 		Profiles []string `json:"authorization_grant_profiles_supported"`
 	}
-	if err := jwks.GetJSON(ctx, s.cfg.HTTPClient, strings.TrimSuffix(as, "/")+"/.well-known/oauth-authorization-server", &profiles); err != nil {
+	if err := jwks.GetJSON(ctx, hc, strings.TrimSuffix(as, "/")+"/.well-known/oauth-authorization-server", &profiles); err != nil {
 		return nil, fmt.Errorf("authorization server metadata for %s: %w", as, err)
 	}
 	if !slices.Contains(profiles.Profiles, oauth.GrantProfileIDJAG) {
@@ -137,20 +190,29 @@ func sameOrigin(a, b string) error {
 	return nil
 }
 
-// mcpSession returns the user's MCP session, connecting on first use.
+// mcpSession returns the user's MCP session, connecting on first use. After
+// a refusal it returns that refusal without calling anyone.
 func (s *Server) mcpSession(ctx context.Context, sessionID string) (*mcp.ClientSession, *connection, error) {
 	c := s.connectionFor(sessionID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.refused != nil {
+		return nil, c, c.refused
+	}
 	if c.session != nil {
 		return c.session, c, nil
 	}
-	d, err := s.discover(ctx)
+	ctx = withRecorder(ctx, c.rec)
+	d, err := s.discover(ctx, c.client)
 	if err != nil {
 		c.err = err
 		return nil, c, err
 	}
 	c.as = d.AuthServer
+	s.mu.Lock()
+	s.asURL = d.AuthServer
+	s.mu.Unlock()
+	rec := c.rec
 	handler, err := extauth.NewEnterpriseHandler(&extauth.EnterpriseHandlerConfig{
 		IdPIssuerURL:     s.cfg.IdPIssuer,
 		IdPCredentials:   &oauthex.ClientCredentials{ClientID: s.cfg.IdPClientID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: s.cfg.IdPClientSecret}},
@@ -159,13 +221,15 @@ func (s *Server) mcpSession(ctx context.Context, sessionID string) (*mcp.ClientS
 		MCPCredentials:   &oauthex.ClientCredentials{ClientID: s.cfg.Todo0ClientID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: s.cfg.Todo0ClientSecret}},
 		MCPScopes:        s.cfg.Scopes,
 		IDTokenFetcher: func(ctx context.Context) (*oauth2.Token, error) {
-			idt, err := s.idToken(ctx, sessionID)
+			// A refresh of the ID token goes through the shared client,
+			// which records into the recorder in the context.
+			idt, err := s.idToken(withRecorder(ctx, rec), sessionID)
 			if err != nil {
 				return nil, err
 			}
 			return (&oauth2.Token{}).WithExtra(map[string]any{"id_token": idt}), nil
 		},
-		HTTPClient: s.cfg.HTTPClient,
+		HTTPClient: c.client,
 	})
 	if err != nil {
 		return nil, c, err
@@ -176,49 +240,98 @@ func (s *Server) mcpSession(ctx context.Context, sessionID string) (*mcp.ClientS
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cs, err := client.Connect(cctx, &mcp.StreamableClientTransport{
-		Endpoint: s.cfg.MCPURL, HTTPClient: s.cfg.HTTPClient, OAuthHandler: handler, DisableStandaloneSSE: true,
+		Endpoint: s.cfg.MCPURL, HTTPClient: c.client, OAuthHandler: handler, DisableStandaloneSSE: true,
 	}, nil)
 	if err != nil {
 		c.err = err
+		if isRefusal(err) {
+			c.refused = err
+		}
 		return nil, c, err
 	}
 	c.session, c.err = cs, nil
+	if c.tools == nil {
+		c.tools, _ = listTools(cctx, cs)
+	}
 	return cs, c, nil
 }
 
-// callTool calls an MCP tool for the user and decodes its structured result.
-func (s *Server) callTool(ctx context.Context, sessionID, name string, args map[string]any, out any) error {
+// listTools asks the server what it offers (tools/list), so a new tool is
+// usable without changing Agent0.
+func listTools(ctx context.Context, cs *mcp.ClientSession) ([]toolInfo, error) {
+	var out []toolInfo
+	for t, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, newToolInfo(t))
+	}
+	return out, nil
+}
+
+// refreshTools re-reads tools/list.
+func (s *Server) refreshTools(ctx context.Context, sessionID string) ([]toolInfo, error) {
 	cs, c, err := s.mcpSession(ctx, sessionID)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	tools, err := listTools(ctx, cs)
+	if err != nil {
+		s.failed(sessionID, c, err)
+		return nil, err
+	}
+	c.mu.Lock()
+	c.tools = tools
+	c.mu.Unlock()
+	return tools, nil
+}
+
+// failed remembers a failed call: a refusal stops further calls until
+// Reconnect; either way the MCP session is dropped and re-made next time.
+func (s *Server) failed(sessionID string, c *connection, err error) {
+	c.mu.Lock()
+	c.err = err
+	if isRefusal(err) {
+		c.refused = err
+	}
+	c.mu.Unlock()
+	s.dropConnection(sessionID)
+}
+
+// callTool calls an MCP tool for the user and returns its structured result
+// (or its text, for a tool without structured output).
+func (s *Server) callTool(ctx context.Context, sessionID, name string, args map[string]any) (any, error) {
+	cs, c, err := s.mcpSession(ctx, sessionID)
+	if err != nil {
+		return nil, err
 	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
-		c.mu.Lock()
-		c.err = err
-		c.mu.Unlock()
-		// A refused re-authorization leaves the session unusable; start
-		// afresh on the next request (after the admin relents, say).
-		s.dropConnection(sessionID)
-		return err
+		s.failed(sessionID, c, err)
+		return nil, err
+	}
+	var text []string
+	for _, ct := range res.Content {
+		if t, ok := ct.(*mcp.TextContent); ok {
+			text = append(text, t.Text)
+		}
 	}
 	if res.IsError {
-		var msg []string
-		for _, ct := range res.Content {
-			if t, ok := ct.(*mcp.TextContent); ok {
-				msg = append(msg, t.Text)
-			}
+		return nil, &toolError{Tool: name, Message: strings.Join(text, " ")}
+	}
+	if res.StructuredContent != nil {
+		// Normalize to plain JSON values.
+		b, err := json.Marshal(res.StructuredContent)
+		if err != nil {
+			return nil, err
 		}
-		return &toolError{Tool: name, Message: strings.Join(msg, " ")}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		return v, nil
 	}
-	if out == nil {
-		return nil
-	}
-	b, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
+	return strings.Join(text, "\n"), nil
 }
 
 type toolError struct{ Tool, Message string }

@@ -1,78 +1,167 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/oauth2"
 )
 
-type todo struct {
-	ID        int64  `json:"id"`
-	Title     string `json:"title"`
-	Done      bool   `json:"done"`
-	CreatedBy string `json:"created_by"`
-	ViaClient string `json:"via_client"`
+// panel is the connections panel: the state of the user's Todo0 connection.
+type panel struct {
+	State      string // connected | expired | re-exchanging | refused | failed
+	StateLabel string
+	Title      string // for refused/failed: the plain-words headline
+	Detail     string
+	ErrorCode  string // the OAuth error from the IdP or AS, if any
+	ErrorDesc  string
+	Scopes     []string
+	AccessExp  time.Time
+	IDJAGExp   time.Time
+	Exchanges  int
+	AS         string
+	Steps      int
+}
+
+func (s *Server) panelFor(sessionID string, c *connection, err error) panel {
+	t := c.rec.Tokens()
+	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, AS: c.as, Steps: len(c.rec.Exchanges())}
+	c.mu.Lock()
+	if err == nil {
+		if c.refused != nil {
+			err = c.refused
+		} else if c.session == nil {
+			err = c.err
+		}
+	}
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		p.Title, p.Detail = explain(err)
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			p.ErrorCode, p.ErrorDesc = re.ErrorCode, re.ErrorDescription
+		}
+		if isRefusal(err) {
+			p.State, p.StateLabel = "refused", p.Title
+		} else {
+			p.State, p.StateLabel = "failed", p.Title
+		}
+	case t.Exchanging > 0:
+		p.State, p.StateLabel = "re-exchanging", "Re-exchanging: getting a fresh ID-JAG and access token"
+	case !t.AccessExp.IsZero() && !s.now().Before(t.AccessExp):
+		p.State, p.StateLabel = "expired", "Access token expired: Agent0 re-exchanges silently on the next call"
+	default:
+		p.State, p.StateLabel = "connected", "Todo0 connected via Cross App Access"
+	}
+	return p
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	ss := s.currentSession(r)
-	data := map[string]any{"User": ss, "IdP": s.cfg.IdPIssuer, "MCP": s.cfg.MCPURL}
+	data := map[string]any{"User": ss, "IdP": s.cfg.IdPIssuer, "MCP": s.cfg.MCPURL, "Page": "home"}
 	if ss != nil {
-		var out struct {
-			Todos []todo `json:"todos"`
-		}
-		if err := s.callTool(r.Context(), ss.ID, "list_todos", map[string]any{}, &out); err != nil {
-			data["ConnTitle"], data["ConnDetail"] = explain(err)
-		} else {
-			data["Connected"], data["Todos"] = true, out.Todos
-		}
-		if msg := r.URL.Query().Get("msg"); msg != "" {
-			data["Flash"] = msg
-		}
+		// Connect on first view (no network once connected, or refused).
+		_, c, err := s.mcpSession(r.Context(), ss.ID)
+		data["Panel"] = s.panelFor(ss.ID, c, err)
+		c.mu.Lock()
+		data["Tools"] = c.tools
+		c.mu.Unlock()
+		data["Chat"] = c.chat.list()
 	}
 	s.render(w, http.StatusOK, "home.html", data)
 }
 
+// chat handles one chat line: parse, call the tool, append the answer.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	ss := s.currentSession(r)
+	if ss == nil || !s.csrfOK(r, ss) {
+		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
+		return
+	}
+	s.say(r, ss, r.PostFormValue("message"))
+	http.Redirect(w, r, "/#last", http.StatusSeeOther)
+}
+
+// say runs one chat line for the user and records both sides.
+func (s *Server) say(r *http.Request, ss *session, text string) {
+	text = strings.TrimSpace(text)
+	if len(text) > 2000 {
+		text = text[:2000]
+	}
+	ctx := r.Context()
+	_, c, err := s.mcpSession(ctx, ss.ID)
+	user := chatMsg{FromUser: true, Text: text}
+	if err != nil {
+		title, detail := explain(err)
+		c.chat.add(user, chatMsg{ErrTitle: title, ErrDetail: detail})
+		return
+	}
+	c.mu.Lock()
+	tools := c.tools
+	c.mu.Unlock()
+	in := parseCommand(text, tools)
+	var ans chatMsg
+	switch {
+	case in.Help:
+		fresh, err := s.refreshTools(ctx, ss.ID)
+		if err != nil {
+			ans.ErrTitle, ans.ErrDetail = explain(err)
+			break
+		}
+		ans = chatMsg{Text: fmt.Sprintf("Todo0 offers %d tools (from tools/list). Say “show my todos”, “add buy milk”, “done 3”, “delete 3”, or call any tool with “call <tool> {json}”.", len(fresh)), Tools: fresh}
+	case in.Tool != "":
+		out, err := s.callTool(ctx, ss.ID, in.Tool, in.Args)
+		if err != nil {
+			ans.Tool = in.Tool
+			ans.ErrTitle, ans.ErrDetail = explain(err)
+			break
+		}
+		ans = reply(in.Tool, in.Args, out)
+	default:
+		ans.Text = in.Reply
+	}
+	c.chat.add(user, ans)
+}
+
+// addTodo is the form-post shortcut for "add <title>" (kept for scripts).
 func (s *Server) addTodo(w http.ResponseWriter, r *http.Request) {
 	ss := s.currentSession(r)
 	if ss == nil || !s.csrfOK(r, ss) {
 		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
 		return
 	}
-	title := strings.TrimSpace(r.PostFormValue("title"))
-	var t todo
-	if err := s.callTool(r.Context(), ss.ID, "create_todo", map[string]any{"title": title}, &t); err != nil {
-		_, detail := explain(err)
-		http.Redirect(w, r, "/?msg="+urlEscape("Could not add the todo: "+detail), http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/?msg="+urlEscape("Added “"+t.Title+"” to Todo0 as "+ss.Name+"."), http.StatusSeeOther)
+	s.say(r, ss, "add "+strings.TrimSpace(r.PostFormValue("title")))
+	http.Redirect(w, r, "/#last", http.StatusSeeOther)
 }
 
+// completeTodo is the form-post shortcut for "done <id>".
 func (s *Server) completeTodo(w http.ResponseWriter, r *http.Request) {
 	ss := s.currentSession(r)
 	if ss == nil || !s.csrfOK(r, ss) {
 		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
 		return
 	}
-	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	if err := s.callTool(r.Context(), ss.ID, "complete_todo", map[string]any{"id": id}, nil); err != nil {
-		_, detail := explain(err)
-		http.Redirect(w, r, "/?msg="+urlEscape("Could not complete the todo: "+detail), http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.say(r, ss, "done "+mux.Vars(r)["id"])
+	http.Redirect(w, r, "/#last", http.StatusSeeOther)
 }
 
+// reconnect forgets a refusal and the MCP session; the page then connects
+// afresh (a new token exchange).
 func (s *Server) reconnect(w http.ResponseWriter, r *http.Request) {
 	ss := s.currentSession(r)
 	if ss == nil || !s.csrfOK(r, ss) {
 		http.Error(w, "sign in first (or the form expired)", http.StatusForbidden)
 		return
 	}
+	c := s.connectionFor(ss.ID)
+	c.mu.Lock()
+	c.refused, c.err, c.tools = nil, nil, nil
+	c.mu.Unlock()
 	s.dropConnection(ss.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -88,5 +177,3 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 		s.log.Error("render", "template", name, "err", err)
 	}
 }
-
-func urlEscape(s string) string { return url.QueryEscape(s) }

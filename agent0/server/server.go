@@ -68,6 +68,11 @@ func (c *Config) setDefaults() error {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}
+	// Requests made with a context that carries a session's recorder (the
+	// ID token refresh, say) appear in that session's flow inspector.
+	hc := *c.HTTPClient
+	hc.Transport = &recordingTransport{base: c.HTTPClient.Transport}
+	c.HTTPClient = &hc
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -111,10 +116,14 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[string]*connection // by session id
+	asURL string                 // Todo0's discovered authorization server
 }
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
 
 // New opens Agent0's database and keys.
 func New(ctx context.Context, cfg Config) (*Server, error) {
@@ -130,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	tmpl, err := template.New("").Funcs(template.FuncMap{"join": strings.Join}).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(template.FuncMap{"join": strings.Join, "until": func(t time.Time) string { return until(t, time.Now()) }}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -145,6 +154,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return &Server{cfg: cfg, db: db, keys: ks, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, conns: map[string]*connection{}}, nil
+}
+
+// until says how long until t, for pages rendered without JavaScript.
+func until(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d <= 0 {
+		return "expired"
+	}
+	if d >= time.Minute {
+		return fmt.Sprintf("in %dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("in %ds", int(d.Seconds()))
 }
 
 // Close ends MCP sessions and releases the database.
@@ -172,6 +193,9 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { s.rp.StartLogin(w, r, "/") }).Methods(http.MethodGet)
 	r.HandleFunc("/callback", s.callback).Methods(http.MethodGet)
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
+	r.HandleFunc("/chat", s.chat).Methods(http.MethodPost)
+	r.HandleFunc("/inspector", s.inspector).Methods(http.MethodGet)
+	r.PathPrefix("/static/").Handler(http.FileServerFS(staticFS)).Methods(http.MethodGet)
 	r.HandleFunc("/todos", s.addTodo).Methods(http.MethodPost)
 	r.HandleFunc("/todos/{id:[0-9]+}/done", s.completeTodo).Methods(http.MethodPost)
 	r.HandleFunc("/reconnect", s.reconnect).Methods(http.MethodPost)

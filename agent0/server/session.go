@@ -79,7 +79,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if ss := s.currentSession(r); ss != nil && s.csrfOK(r, ss) {
 		_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE id = ?`, ss.ID)
-		s.dropConnection(ss.ID)
+		s.forget(ss.ID)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
 	http.Redirect(w, r, "/", http.StatusFound)

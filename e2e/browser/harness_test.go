@@ -18,6 +18,7 @@
 //	alice.Fill(`input[name="message"]`, "add buy milk")
 //	alice.Click(`#send`)                      // click; waits for the next page when it navigates
 //	alice.Submit(`form#chat`)                 // submit a form and wait for the next page
+//	alice.Say("add buy milk")                 // Agent0's chat: fill #message, click #send
 //	alice.WaitText(`#result`, "buy milk")     // poll until the element's text contains it
 //	alice.MustContain("Todo0 connected")      // the whole page's visible text
 //	alice.Text(`#todos`), alice.HTML(), alice.URL(), alice.Exists(sel)
@@ -353,6 +354,14 @@ func (p *Person) SignIn(start, username, password string) (askedPassword bool) {
 	p.Fill(`input[name="password"]`, password)
 	p.Submit(`input[name="password"]`)
 	return true
+}
+
+// Say types text into Agent0's chat box and sends it (a form post; the
+// answer is on the next page, in #chat).
+func (p *Person) Say(text string) {
+	p.t.Helper()
+	p.Fill("#message", text)
+	p.Click("#send")
 }
 
 // Screenshot saves a full-page PNG of the current page to path.

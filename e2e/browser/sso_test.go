@@ -27,9 +27,8 @@ func TestAgentTodoVisibleInTodo0(t *testing.T) {
 		t.Fatalf("after sign-in the browser is at %s, want Agent0", u)
 	}
 
-	alice.Fill(`input[name="title"]`, "buy milk")
-	alice.Submit(`input[name="title"]`)
-	alice.WaitText("#todos", "buy milk")
+	alice.Say("add buy milk")
+	alice.WaitText("#chat", "Added “buy milk”")
 
 	if alice.SignIn(sb.Todo0URL+"/login", "alice", "alice-demo") {
 		t.Fatal("Todo0 sign-in asked for a password again; SSO should reuse the Acme session")

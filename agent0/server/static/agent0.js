@@ -1,0 +1,15 @@
+// Live countdowns for token expiry (optional: the page works without it).
+(function () {
+  function fmt(s) {
+    if (s <= 0) return "expired";
+    var m = Math.floor(s / 60), r = s % 60;
+    return "in " + (m > 0 ? m + "m " : "") + r + "s";
+  }
+  function tick() {
+    var now = Math.floor(Date.now() / 1000);
+    document.querySelectorAll("time.countdown").forEach(function (el) {
+      el.textContent = fmt(parseInt(el.dataset.exp, 10) - now);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
+})();
