@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,6 +66,23 @@ func newEnv(t *testing.T, mods ...func(*Config)) *env {
 
 func newEnvAt(t *testing.T, dir string, mods ...func(*Config)) *env {
 	t.Helper()
+	return newEnvOn(t, dir, "", mods...)
+}
+
+// restart closes the IdP and starts a new one on the same data directory
+// and the same address, so the issuer is unchanged.
+func (e *env) restart(t *testing.T) *env {
+	t.Helper()
+	addr := e.ts.Listener.Addr().String()
+	e.ts.Close()
+	if err := e.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, e.dir, addr)
+}
+
+func newEnvOn(t *testing.T, dir, addr string, mods ...func(*Config)) *env {
+	t.Helper()
 	e := &env{t: t, dir: dir, clock: time.Now()}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -76,7 +94,16 @@ func newEnvAt(t *testing.T, dir string, mods ...func(*Config)) *env {
 	}))
 	t.Cleanup(e.agent.Close)
 	hs := &handlerSwitch{}
-	e.ts = httptest.NewServer(hs)
+	e.ts = httptest.NewUnstartedServer(hs)
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ts.Listener.Close()
+		e.ts.Listener = ln
+	}
+	e.ts.Start()
 	t.Cleanup(e.ts.Close)
 	e.cfg = Config{Issuer: e.ts.URL, DataDir: dir, SigningAlg: "ES256", Agent0URL: e.agent.URL, Logger: quiet}
 	for _, m := range mods {
