@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+)
+
+type bearerTransport struct{ token string }
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// connect opens an MCP session with the Go SDK client, sending token.
+func (e *mcpEnv) connect(token string, offerEMA bool) *mcp.ClientSession {
+	e.t.Helper()
+	opts := &mcp.ClientOptions{}
+	if offerEMA {
+		caps := &mcp.ClientCapabilities{}
+		caps.AddExtension(oauth.ExtensionEnterpriseManagedAuthorization, nil)
+		opts.Capabilities = caps
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, opts)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint: e.url + demo.MCPPath, HTTPClient: &http.Client{Transport: bearerTransport{token}},
+	}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// TestExtensionEcho: EMA, the server echoes the enterprise-managed-authorization
+// extension to a client that offers it, and does not impose it on others.
+func TestExtensionEcho(t *testing.T) {
+	t.Parallel()
+	e := newMCPEnv(t)
+	tok := e.token(oauth.TypAccessToken, nil)
+	ext := e.connect(tok, true).InitializeResult().Capabilities.Extensions
+	if _, ok := ext[oauth.ExtensionEnterpriseManagedAuthorization]; !ok {
+		t.Errorf("offered, not echoed: %v", ext)
+	}
+	ext = e.connect(tok, false).InitializeResult().Capabilities.Extensions
+	if _, ok := ext[oauth.ExtensionEnterpriseManagedAuthorization]; ok {
+		t.Errorf("not offered, still advertised: %v", ext)
+	}
+}
+
+// TestToolsStructuredAndErrors: every tool declares an output schema and
+// returns structured content; a failing call is a tool error (isError) a
+// model can read, not a transport failure; the client's token never reaches
+// Todo0 (checklist 4), which sees only Todo0 MCP's own Basic credentials.
+func TestToolsStructuredAndErrors(t *testing.T) {
+	t.Parallel()
+	e := newMCPEnv(t)
+	tok := e.token(oauth.TypAccessToken, nil)
+	cs := e.connect(tok, true)
+	ctx := context.Background()
+
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, tl := range tools.Tools {
+		names[tl.Name] = true
+		if tl.OutputSchema == nil || tl.InputSchema == nil {
+			t.Errorf("tool %s: input schema %v, output schema %v", tl.Name, tl.InputSchema != nil, tl.OutputSchema != nil)
+		}
+	}
+	for n := range toolScopes {
+		if !names[n] {
+			t.Errorf("tool %s missing from tools/list", n)
+		}
+	}
+
+	call := func(name string, args any) *mcp.CallToolResult {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatalf("%s: transport/protocol error %v (a tool failure must be a result)", name, err)
+		}
+		return res
+	}
+	structured := func(res *mcp.CallToolResult, v any) {
+		t.Helper()
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, v); err != nil || res.StructuredContent == nil {
+			t.Fatalf("structured content %s: %v", b, err)
+		}
+	}
+
+	res := call("create_todo", map[string]any{"title": "Book flights"})
+	var created Todo
+	structured(res, &created)
+	if res.IsError || created.ID == 0 || created.Title != "Book flights" || created.CreatedBy != "agent" || created.ViaClient != demo.Agent0Todo0ClientID {
+		t.Errorf("create_todo: %+v isError %v", created, res.IsError)
+	}
+	var listed listOut
+	structured(call("list_todos", map[string]any{}), &listed)
+	if len(listed.Todos) != 1 || listed.Todos[0].ID != created.ID {
+		t.Errorf("list_todos: %+v", listed)
+	}
+	var done Todo
+	structured(call("complete_todo", map[string]any{"id": created.ID}), &done)
+	if !done.Done {
+		t.Errorf("complete_todo: %+v", done)
+	}
+
+	// tool failures are results with isError and a readable message
+	for _, tc := range []struct {
+		name string
+		args any
+		want string
+	}{
+		{"complete_todo", map[string]any{"id": 4242}, "not found"},
+		{"delete_todo", map[string]any{"id": 4242}, "not found"},
+	} {
+		res := call(tc.name, tc.args)
+		text := ""
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				text += tc.Text
+			}
+		}
+		if !res.IsError || !strings.Contains(text, tc.want) {
+			t.Errorf("%s %v: isError %v text %q", tc.name, tc.args, res.IsError, text)
+		}
+	}
+	// bad arguments are refused by the input schema, still as a result or a
+	// JSON-RPC error, never a crash
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "complete_todo", Arguments: map[string]any{"id": "seven"}}); err == nil && !res.IsError {
+		t.Errorf("a string id was accepted: %+v", res)
+	}
+
+	var deleted deleteOut
+	structured(call("delete_todo", map[string]any{"id": created.ID}), &deleted)
+	if deleted.Deleted != created.ID {
+		t.Errorf("delete_todo: %+v", deleted)
+	}
+
+	// checklist 4: never pass the client's token on
+	e.api.mu.Lock()
+	defer e.api.mu.Unlock()
+	if len(e.api.auths) < 5 {
+		t.Fatalf("the API saw %d calls", len(e.api.auths))
+	}
+	for _, a := range e.api.auths {
+		id, secret, ok := (&http.Request{Header: http.Header{"Authorization": {a}}}).BasicAuth()
+		if !ok || id != demo.MCPServiceClientID || secret != demo.MCPServiceClientSecret || strings.Contains(a, tok) {
+			t.Errorf("Todo0 API got Authorization %q, want Todo0 MCP's Basic credentials", a)
+		}
+	}
+	if len(e.api.acting) != 1 || e.api.acting[0] != demo.Agent0Todo0ClientID {
+		t.Errorf("acting_client sent: %v", e.api.acting)
+	}
+	// the user is the token's sub
+	if _, ok := e.api.todos["t0u_alice"]; !ok || len(e.api.todos) != 1 {
+		t.Errorf("todos by user: %v", e.api.todos)
+	}
+}
