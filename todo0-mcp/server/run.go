@@ -18,6 +18,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.AuthServer, "auth-server", party.Env("TODO0_PUBLIC_URL", demo.Todo0URL), "Todo0 authorization server issuer (env TODO0_PUBLIC_URL)")
 	fs.StringVar(&cfg.Todo0API, "todo0-api", party.Env("TODO0_API_URL", ""), "Todo0 API base URL (default: --auth-server) (env TODO0_API_URL)")
 	fs.StringVar(&cfg.ServiceClientSecret, "service-client-secret", party.Env("TODO0_MCP_SERVICE_SECRET", demo.MCPServiceClientSecret), "this server's client secret at Todo0 (env TODO0_MCP_SERVICE_SECRET)")
+	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("TODO0_MCP_ADMIN_TOKEN", demo.MCPAdminToken), "bearer token for /admin/api/faults (env TODO0_MCP_ADMIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

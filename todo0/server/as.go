@@ -72,7 +72,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.faults.On(FaultServerError) {
-		oauth.WriteError(w, r, oauth.ServerError(errors.New("fault token.server_error is on")))
+		oauth.WriteError(w, r, &oauth.Error{Code: oauth.ErrServerError, Status: http.StatusInternalServerError,
+			Description: "simulated failure: the sandbox fault token.server_error is on", Err: errors.New("fault token.server_error")})
 		return
 	}
 	if r.Method != http.MethodPost {

@@ -19,6 +19,8 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", party.Env("TODO0_DATA_DIR", ".xaa-data/todo0"), "directory for todo0.db (env TODO0_DATA_DIR)")
 	fs.StringVar(&cfg.IdPIssuer, "idp-issuer", party.Env("IDP_PUBLIC_URL", demo.IdPURL), "the trusted IdP's issuer (env IDP_PUBLIC_URL)")
 	mcp := party.String(fs, "mcp-resource", "TODO0_MCP_RESOURCE", demo.Todo0MCPURL+demo.MCPPath, "the Todo0 MCP resource identifier")
+	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("TODO0_ADMIN_TOKEN", demo.Todo0AdminToken), "bearer token for /admin/api/faults (env TODO0_ADMIN_TOKEN)")
+	fs.StringVar(&cfg.Agent0JWKSURI, "agent0-jwks-uri", party.Env("TODO0_AGENT0_JWKS_URI", demo.Agent0URL+"/.well-known/jwks.json"), "where agent0-at-todo0 publishes its private_key_jwt keys, used when seeding (env TODO0_AGENT0_JWKS_URI)")
 	ttl := party.Duration(fs, "access-token-ttl", "TODO0_ACCESS_TOKEN_TTL", 5*time.Minute, "access token lifetime")
 	if err := fs.Parse(args); err != nil {
 		return err
