@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -109,6 +110,10 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	if *verbose {
 		o.Logger = party.Logger()
+	} else {
+		// Parties log some refusals (a fault's 500) through the default
+		// logger; the narration already shows them.
+		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
 	var ns scenarios.Narrators
 	if !*asJSON {

@@ -95,6 +95,9 @@ type Client struct {
 type SignIn struct {
 	User     string `yaml:"user"`
 	Password string `yaml:"password"` // default: the demo password
+	// Client is the Acme client signing the user in: agent0 (default) or
+	// todo0 (Todo0's own SSO), for an ID token issued to another client.
+	Client string `yaml:"client"`
 }
 
 // Exchange is a token exchange at the IdP (RFC 8693 -> ID-JAG). Unset fields
@@ -221,7 +224,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		return fmt.Errorf("want a duration like 2s or 500ms, got %q", n.Value)
+		return fmt.Errorf("line %d: want a duration like 2s or 500ms, got %q", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil

@@ -163,6 +163,10 @@ func (t *Text) step(w io.Writer, s *StepReport) {
 }
 
 func (t *Text) token(w io.Writer, d Decoded) {
+	if d.Seen != "" {
+		fmt.Fprintf(w, "      %s %s %s\n", t.c(cYel, "JWT"), t.c(cBold, d.Label), t.c(cDim, "decoded in "+d.Seen))
+		return
+	}
 	fmt.Fprintf(w, "      %s %s\n", t.c(cYel, "JWT"), t.c(cBold, d.Label)+t.c(cDim, " decoded (signature not shown)"))
 	fmt.Fprintf(w, "        header: %s\n", compact(d.Header))
 	keys := make([]string, 0, len(d.Claims))
@@ -283,6 +287,10 @@ func (m *Markdown) Scenario(r *Report) {
 }
 
 func (m *Markdown) token(w io.Writer, d Decoded) {
+	if d.Seen != "" {
+		fmt.Fprintf(w, "`%s`: the token decoded in %s.\n\n", d.Label, d.Seen)
+		return
+	}
 	h, _ := json.Marshal(d.Header)
 	c, _ := json.MarshalIndent(d.Claims, "", "  ")
 	fmt.Fprintf(w, "`%s` decoded (signature not shown):\n\n```json\n%s\n%s\n```\n\n", d.Label, h, c)

@@ -36,7 +36,11 @@ type Call struct {
 type Decoded struct {
 	Label  string         `json:"label"`
 	Header map[string]any `json:"header"`
-	Claims map[string]any `json:"claims"`
+	Claims map[string]any `json:"claims,omitempty"`
+	// Seen names the step that already showed this token (then Header and
+	// Claims are left out).
+	Seen string `json:"seen,omitempty"`
+	raw  string
 }
 
 // sensitiveKeys are parameter and JSON field names whose values are
@@ -56,7 +60,7 @@ func decode(label, raw string) *Decoded {
 	if err != nil {
 		return nil
 	}
-	return &Decoded{Label: label, Header: h, Claims: c}
+	return &Decoded{Label: label, Header: h, Claims: c, raw: raw}
 }
 
 // response is what a step reads back from a call.
@@ -167,10 +171,14 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 		out.Body = b
 	}
 	var m map[string]any
+	var anyJSON any
 	if json.Unmarshal(b, &m) == nil {
 		out.JSON = m
 		shown := redactJSON(m, call, "")
 		pretty, _ := json.MarshalIndent(shown, "", "  ")
+		call.Body = string(pretty)
+	} else if json.Unmarshal(b, &anyJSON) == nil {
+		pretty, _ := json.MarshalIndent(redactJSON(anyJSON, call, ""), "", "  ")
 		call.Body = string(pretty)
 	} else {
 		call.Body = strings.TrimSpace(string(b))

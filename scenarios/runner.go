@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
@@ -174,7 +173,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		}
 	}
 	r := &run{t: t, hc: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		vars: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker}
+		vars: map[string]string{}, seen: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker}
 	r.vars["idp"], r.vars["agent0"], r.vars["todo0"], r.vars["mcp"], r.vars["mcp_base"] = t.IdP, t.Agent0, t.Todo0, t.MCP, t.MCPBase
 
 	// Setup faults, reset afterwards (with --target the parties outlive us).
@@ -242,7 +241,7 @@ type run struct {
 	hc       *http.Client
 	vars     map[string]string
 	browsers map[string]*webclient.Browser
-	pages    sync.Map // user -> *webclient.Page (Agent0)
+	seen     map[string]string // raw token -> where it was first shown
 	attacker *rsa.PrivateKey
 }
 
@@ -331,7 +330,27 @@ func (r *run) step(ctx context.Context, st *Step, n int) *StepReport {
 	}
 	sr.Problem = r.check(st, out, sr)
 	sr.Passed = sr.Problem == ""
+	r.dedupe(sr)
 	return sr
+}
+
+// dedupe shows each token decoded once per scenario; later appearances
+// point back to the step that showed it.
+func (r *run) dedupe(sr *StepReport) {
+	mark := func(ds []Decoded) {
+		for i := range ds {
+			d := &ds[i]
+			if where, ok := r.seen[d.raw]; ok {
+				d.Header, d.Claims, d.Seen = nil, nil, where
+				continue
+			}
+			r.seen[d.raw] = fmt.Sprintf("step %d (%s)", sr.N, d.Label)
+		}
+	}
+	for _, c := range sr.Calls {
+		mark(c.Tokens)
+	}
+	mark(sr.Tokens)
 }
 
 func (r *run) act(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {

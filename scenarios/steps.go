@@ -49,13 +49,19 @@ func (r *run) signIn(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	verifier := randomString()
 	sum := sha256.Sum256([]byte(verifier))
 	redirect := r.t.Agent0 + "/callback"
+	clientID, secret := demo.Agent0IdPClientID, demo.Agent0IdPClientSecret
+	if st.SignIn.Client == "todo0" {
+		redirect = r.t.Todo0 + "/callback"
+		clientID, secret = demo.Todo0IdPClientID, demo.Todo0IdPClientSecret
+	}
 	q := url.Values{
-		"response_type": {"code"}, "client_id": {demo.Agent0IdPClientID}, "redirect_uri": {redirect},
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect},
 		"scope": {"openid profile email offline_access"}, "state": {randomString()}, "nonce": {randomString()},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	authURL := r.t.IdP + "/oauth2/authorize?" + q.Encode()
-	call := &Call{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/oauth2/authorize?" + httpx.RedactQuery(q)}
+	shownQ, _ := url.QueryUnescape(httpx.RedactQuery(q))
+	call := &Call{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/oauth2/authorize?" + shownQ}
 	sr.Calls = append(sr.Calls, call)
 	start := time.Now()
 	got, err := b.AuthorizationCode(ctx, authURL, redirect, user, password(user, st.SignIn.Password))
@@ -65,12 +71,13 @@ func (r *run) signIn(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 		return Outcome{RefusedBy: "idp", Error: "sign_in_failed", Description: err.Error()}, nil
 	}
 	call.Status = http.StatusFound
-	call.Body = fmt.Sprintf("(the Acme login form, filled in as %s) -> 302 to %s?%s", user, redirect, httpx.RedactQuery(got))
+	shownGot, _ := url.QueryUnescape(httpx.RedactQuery(got))
+	call.Body = fmt.Sprintf("(the Acme login form, filled in as %s) -> 302 to %s?%s", user, redirect, shownGot)
 	if e := got.Get("error"); e != "" {
 		return Outcome{RefusedBy: "idp", Status: http.StatusFound, Error: e, Description: got.Get("error_description")}, nil
 	}
 	resp, tcall, err := do(ctx, r.hc, request{Party: "idp", Method: http.MethodPost, URL: r.t.IdP + "/oauth2/token",
-		Basic: &[2]string{demo.Agent0IdPClientID, demo.Agent0IdPClientSecret},
+		Basic: &[2]string{clientID, secret},
 		Form:  url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "redirect_uri": {redirect}, "code_verifier": {verifier}}})
 	sr.Calls = append(sr.Calls, tcall)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -107,6 +108,9 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, path string) error {
 				return &LoadError{File: file, Line: k.Line, Field: field, Msg: "unknown field; known fields here: " + strings.Join(names, ", ")}
 			}
 			if ft == reflect.TypeOf(Duration(0)) {
+				if d, err := time.ParseDuration(v.Value); err != nil || d < 0 {
+					return &LoadError{File: file, Line: v.Line, Field: field, Msg: fmt.Sprintf("want a duration like 2s or 500ms, got %q", v.Value)}
+				}
 				continue
 			}
 			if err := checkFields(file, v, ft, field); err != nil {
@@ -240,6 +244,11 @@ func validateStep(file string, sn *yaml.Node, path string, st *Step) error {
 		if err := need(st.SignIn.User, "user"); err != nil {
 			return err
 		}
+		if st.SignIn.Client != "" {
+			if err := oneOf(st.SignIn.Client, "client", []string{"agent0", "todo0"}); err != nil {
+				return err
+			}
+		}
 	case "exchange":
 		if err := checkClient(st.Exchange.Client); err != nil {
 			return err
@@ -263,7 +272,7 @@ func validateStep(file string, sn *yaml.Node, path string, st *Step) error {
 		if st.Wait.For == 0 && st.Wait.UntilExpired == "" {
 			return bad(an, af, "give a duration (wait: 3s) or until_expired: <saved token>")
 		}
-		if time := st.Wait.For; time > Duration(20e9) {
+		if st.Wait.For > Duration(20*time.Second) {
 			return bad(an, af, "waits longer than 20s make the catalogue slow; shorten the token lifetime in setup instead")
 		}
 	case "faults":
