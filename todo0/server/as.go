@@ -147,7 +147,8 @@ type tokenResponse struct {
 //  0. the client is authenticated (token endpoint) and may redeem ID-JAGs
 //  1. typ = oauth-id-jag+jwt                  2. alg on the allow-list
 //  3. iss trusted; kid in its JWKS; signature 4. aud = this issuer, exactly
-//  6. exp, nbf, iat (with skew, iat not too old); required claims present
+//  6. exp, nbf, iat (with skew, iat not too old); required claims present,
+//     and sub, client_id, jti non-empty strings
 //  5. client_id = the authenticated client
 //  8. resource is one of ours                 9. scopes known, narrowed to the request
 //  7. jti not seen before: recorded last, so a refused assertion leaves no trace

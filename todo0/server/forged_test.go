@@ -44,6 +44,8 @@ func TestForgedIDJAGs(t *testing.T) {
 		{"HS256 keyed with the IdP public key", func() string {
 			return sign(t, jwtSpec{alg: jose.HS256, key: pubPEM}, e.claims())
 		}},
+		// checklist 3.2: the alg must be the one the published key is for (PS256 on an RS256 key)
+		{"alg differs from the key's alg", func() string { return sign(t, jwtSpec{alg: jose.PS256}, e.claims()) }},
 		// checklist 3.3: kid must resolve in the trusted IdP's JWKS
 		{"unknown kid", func() string { return sign(t, jwtSpec{kid: "made-up-kid"}, e.claims()) }},
 		// checklist 3.3: kid must be present
@@ -210,5 +212,66 @@ func TestReplayedIDJAG(t *testing.T) {
 	}
 	if after := e.state(); after != before {
 		t.Errorf("database changed on the replay: %+v -> %+v", before, after)
+	}
+}
+
+// TestAcceptedIDJAGVariants: what the checklist allows must keep working
+// while everything else is refused.
+func TestAcceptedIDJAGVariants(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name  string
+		token func() string
+	}{
+		// checklist 3.4: aud may be a one-element array
+		{"aud one-element array", func() string { c := e.claims(); c["aud"] = []string{e.url}; return sign(t, jwtSpec{}, c) }},
+		// RFC 7515 4.1.9: typ compares case-insensitively, "application/" optional
+		{"typ with application/ prefix", func() string { return sign(t, jwtSpec{typ: "application/oauth-id-jag+jwt"}, e.claims()) }},
+		// checklist 3.8: resource is optional; the token is then for Todo0's (first) resource
+		{"no resource", func() string { c := e.claims(); delete(c, "resource"); return sign(t, jwtSpec{}, c) }},
+		// checklist 3.6: small clock skew tolerated on iat and nbf
+		{"iat 10s in the future", func() string {
+			c := e.claims()
+			c["iat"] = time.Now().Add(10 * time.Second).Unix()
+			return sign(t, jwtSpec{}, c)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.redeem(tc.token())
+			m := decode(t, resp)
+			if resp.StatusCode != http.StatusOK || m["token_type"] != "Bearer" {
+				t.Fatalf("%d %v", resp.StatusCode, m)
+			}
+		})
+	}
+}
+
+// TestConcurrentReplay: EMA / checklist 3.7, racing redemptions of one
+// ID-JAG yield exactly one access token (the jti insert is atomic).
+func TestConcurrentReplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := sign(t, jwtSpec{}, e.claims())
+	const n = 8
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			resp := e.redeem(tok)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	ok := 0
+	for range n {
+		if <-codes == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent redemptions succeeded, want 1", ok, n)
+	}
+	if st := e.state(); st.grants != 1 || st.seenJTI != 1 {
+		t.Errorf("state %+v", st)
 	}
 }

@@ -54,6 +54,7 @@ func TestTokenEndpoint(t *testing.T) {
 	}
 	type req struct {
 		method, ctype, body string
+		query               string
 		basicUser, basicPwd string
 		header              string // raw Authorization header
 	}
@@ -65,7 +66,7 @@ func TestTokenEndpoint(t *testing.T) {
 		if r.ctype == "" {
 			r.ctype = "application/x-www-form-urlencoded"
 		}
-		hr, _ := http.NewRequest(r.method, e.url+"/oauth2/token", strings.NewReader(r.body))
+		hr, _ := http.NewRequest(r.method, e.url+"/oauth2/token"+r.query, strings.NewReader(r.body))
 		hr.Header.Set("Content-Type", r.ctype)
 		if r.basicUser != "" {
 			hr.SetBasicAuth(r.basicUser, r.basicPwd)
@@ -157,6 +158,12 @@ func TestTokenEndpoint(t *testing.T) {
 		{"grant_type missing", func() req { return basic(url.Values{"assertion": {jag()}}.Encode()) }, 400, oauth.ErrInvalidRequest, false, ""},
 		{"assertion missing", func() req {
 			return basic(url.Values{"grant_type": {oauth.GrantTypeJWTBearer}}.Encode())
+		}, 400, oauth.ErrInvalidRequest, false, ""},
+		// query parameters are ignored: an assertion in the URL is not accepted (tokens never in URLs)
+		{"assertion in the query string", func() req {
+			r := basic(url.Values{"grant_type": {oauth.GrantTypeJWTBearer}}.Encode())
+			r.query = "?assertion=" + url.QueryEscape(jag())
+			return r
 		}, 400, oauth.ErrInvalidRequest, false, ""},
 		// RFC 6749 3.1: an empty parameter counts as omitted
 		{"assertion empty", func() req {
