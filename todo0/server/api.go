@@ -78,6 +78,12 @@ func (s *Server) apiCreateTodo(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, r, oauth.InvalidRequest("title must be 1 to %d characters", MaxTitle))
 		return
 	}
+	// The acting client is shown to the user as who acted for them, so it
+	// must be an app registered here to redeem ID-JAGs.
+	if c, err := s.client(r.Context(), in.ActingClient); err != nil || c.Kind != "requesting_app" {
+		oauth.WriteError(w, r, oauth.InvalidRequest("acting_client must be the Todo0 client id the caller's access token was issued to"))
+		return
+	}
 	t, err := s.createTodo(r.Context(), mux.Vars(r)["user"], title, "agent", in.ActingClient)
 	if err != nil {
 		oauth.WriteError(w, r, oauth.ServerError(err))
@@ -112,9 +118,7 @@ func (s *Server) apiUpdateTodo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeTodo(w http.ResponseWriter, r *http.Request, id int64) {
-	var t todo
-	err := s.db.QueryRowContext(r.Context(), `SELECT id, title, done, created_at, created_by, via_client FROM todos WHERE id = ?`, id).
-		Scan(&t.ID, &t.Title, &t.Done, &t.CreatedAt, &t.CreatedBy, &t.ViaClient)
+	t, err := s.todo(r.Context(), id)
 	if err != nil {
 		oauth.WriteError(w, r, oauth.ServerError(err))
 		return

@@ -93,10 +93,18 @@ type todo struct {
 	CreatedAt int64  `json:"created_at"`
 	CreatedBy string `json:"created_by"`           // "person" or "agent"
 	ViaClient string `json:"via_client,omitempty"` // the agent's client id at Todo0
+	ViaName   string `json:"via_name,omitempty"`   // that client's registered name ("Agent0")
+}
+
+// todoColumns selects a todo with the name of the client that created it.
+const todoColumns = `t.id, t.title, t.done, t.created_at, t.created_by, t.via_client, COALESCE(c.name, '') FROM todos t LEFT JOIN clients c ON c.id = t.via_client`
+
+func scanTodo(sc interface{ Scan(...any) error }, t *todo) error {
+	return sc.Scan(&t.ID, &t.Title, &t.Done, &t.CreatedAt, &t.CreatedBy, &t.ViaClient, &t.ViaName)
 }
 
 func (s *Server) todos(ctx context.Context, userID string) ([]todo, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, title, done, created_at, created_by, via_client FROM todos WHERE user_id = ? ORDER BY id`, userID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? ORDER BY t.id`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,7 @@ func (s *Server) todos(ctx context.Context, userID string) ([]todo, error) {
 	out := []todo{}
 	for rows.Next() {
 		var t todo
-		if err := rows.Scan(&t.ID, &t.Title, &t.Done, &t.CreatedAt, &t.CreatedBy, &t.ViaClient); err != nil {
+		if err := scanTodo(rows, &t); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -121,9 +129,18 @@ func validTitle(t string) (string, bool) {
 }
 
 func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via string) (todo, error) {
-	t := todo{Title: title, CreatedAt: s.now().Unix(), CreatedBy: createdBy, ViaClient: via}
+	var id int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
-		userID, title, t.CreatedAt, createdBy, via).Scan(&t.ID)
+		userID, title, s.now().Unix(), createdBy, via).Scan(&id)
+	if err != nil {
+		return todo{}, err
+	}
+	return s.todo(ctx, id)
+}
+
+func (s *Server) todo(ctx context.Context, id int64) (todo, error) {
+	var t todo
+	err := scanTodo(s.db.QueryRowContext(ctx, `SELECT `+todoColumns+` WHERE t.id = ?`, id), &t)
 	return t, err
 }
 

@@ -75,7 +75,7 @@ func TestPageShowsWhoActed(t *testing.T) {
 	alice, aliceCookie := e.signIn("00u_alice", "alice@acme.example", "Alice Anderson")
 	_, bobCookie := e.signIn("00u_bob", "bob@acme.example", "Bob Brown")
 	resp, m := e.api(http.MethodPost, "/api/v1/users/"+alice+"/todos", `{"title":"Buy oat milk","acting_client":"`+demo.Agent0Todo0ClientID+`"}`, nil)
-	if resp.StatusCode != http.StatusCreated || m["created_by"] != "agent" || m["via_client"] != demo.Agent0Todo0ClientID {
+	if resp.StatusCode != http.StatusCreated || m["created_by"] != "agent" || m["via_client"] != demo.Agent0Todo0ClientID || m["via_name"] != "Agent0" {
 		t.Fatalf("create: %d %v", resp.StatusCode, m)
 	}
 	if _, err := e.s.createTodo(context.Background(), alice, "Call the dentist", "person", ""); err != nil {
@@ -92,7 +92,7 @@ func TestPageShowsWhoActed(t *testing.T) {
 
 	a := e.page(aliceCookie)
 	li := lineWith(a, "Buy oat milk")
-	if !strings.Contains(li, "created by agent <code>"+demo.Agent0Todo0ClientID+"</code> for you") {
+	if !strings.Contains(li, "created by agent <b>Agent0</b> (client <code>"+demo.Agent0Todo0ClientID+"</code>) for you") {
 		t.Errorf("alice's agent todo is not attributed to the agent: %q", li)
 	}
 	if li := lineWith(a, "Call the dentist"); !strings.Contains(li, "created by you") {
@@ -171,8 +171,12 @@ func TestServiceAPIBadInput(t *testing.T) {
 		{"array", http.MethodPost, base, `[{"title":"x"}]`, nil, 400, "invalid_request"},
 		{"two objects", http.MethodPost, base, `{"title":"x"}{"title":"y"}`, nil, 400, "invalid_request"},
 		{"huge body", http.MethodPost, base, `{"title":"` + strings.Repeat("a", 1<<20) + `"}`, nil, 400, "invalid_request"},
-		{"empty title", http.MethodPost, base, `{"title":"   "}`, nil, 400, "invalid_request"},
-		{"long title", http.MethodPost, base, `{"title":"` + strings.Repeat("a", MaxTitle+1) + `"}`, nil, 400, "invalid_request"},
+		{"empty title", http.MethodPost, base, `{"title":"   ","acting_client":"agent0-at-todo0"}`, nil, 400, "invalid_request"},
+		{"long title", http.MethodPost, base, `{"title":"` + strings.Repeat("a", MaxTitle+1) + `","acting_client":"agent0-at-todo0"}`, nil, 400, "invalid_request"},
+		// the page shows acting_client as who acted: it must be a registered app
+		{"acting_client missing", http.MethodPost, base, `{"title":"x"}`, nil, 400, "invalid_request"},
+		{"acting_client unknown", http.MethodPost, base, `{"title":"x","acting_client":"mallory"}`, nil, 400, "invalid_request"},
+		{"acting_client is the service", http.MethodPost, base, `{"title":"x","acting_client":"todo0-mcp"}`, nil, 400, "invalid_request"},
 		{"done missing", http.MethodPatch, base + "/1", `{}`, nil, 400, "invalid_request"},
 		{"done wrong type", http.MethodPatch, base + "/1", `{"done":"yes"}`, nil, 400, "invalid_request"},
 		{"id overflow", http.MethodPatch, base + "/99999999999999999999999", `{"done":true}`, nil, 404, "not_found"},
