@@ -134,14 +134,15 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		}
 		defer os.RemoveAll(dir)
 		opts := sandbox.Options{
-			DataDir:        dir,
-			IDJAGTTL:       time.Duration(sc.Setup.IDJAGTTL),
-			AccessTokenTTL: time.Duration(sc.Setup.AccessTokenTTL),
-			IDTokenTTL:     time.Duration(sc.Setup.IDTokenTTL),
-			ClockSkew:      time.Duration(sc.Setup.ClockSkew),
-			Logger:         o.Logger,
+			DataDir:           dir,
+			IDJAGTTL:          time.Duration(sc.Setup.IDJAGTTL),
+			AccessTokenTTL:    time.Duration(sc.Setup.AccessTokenTTL),
+			IDTokenTTL:        time.Duration(sc.Setup.IDTokenTTL),
+			ClockSkew:         time.Duration(sc.Setup.ClockSkew),
+			IdPJWKSMinRefresh: time.Duration(sc.Setup.JWKSMinRefresh),
+			Logger:            o.Logger,
 		}
-		if opts.ClockSkew == 0 && sc.Setup.needsInProcess() {
+		if opts.ClockSkew == 0 && (sc.Setup.IDJAGTTL != 0 || sc.Setup.AccessTokenTTL != 0 || sc.Setup.IDTokenTTL != 0) {
 			// Lifetimes of seconds mean nothing with the default 30 s of
 			// tolerance; keep a token of skew (0 would mean "default").
 			opts.ClockSkew = time.Millisecond
@@ -160,7 +161,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			idpDataDir: filepath.Join(dir, "idp"), clockSkew: skew}
 	} else {
 		if sc.Setup.needsInProcess() {
-			rep.Skipped = "its setup sets token lifetimes, which only a sandbox the runner starts can honour (drop --target)"
+			rep.Skipped = "its setup sets token lifetimes or cache timings, which only a sandbox the runner starts can honour (drop --target)"
 			rep.Passed = true
 			return rep
 		}

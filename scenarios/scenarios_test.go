@@ -30,7 +30,7 @@ func TestCatalogue(t *testing.T) {
 	// Scenarios mostly wait (token lifetimes of seconds), so play several at
 	// once; each has its own sandbox and data directory.
 	reports := make([]*Report, len(scs))
-	sem := make(chan struct{}, 6)
+	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for i, sc := range scs {
 		wg.Add(1)

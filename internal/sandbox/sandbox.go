@@ -42,6 +42,9 @@ type Options struct {
 	// ClockSkew is every party's tolerance for exp/nbf/iat (30s); expiry
 	// scenarios with lifetimes of seconds need it small.
 	ClockSkew time.Duration
+	// IdPJWKSMinRefresh bounds how often Todo0 refetches the IdP's JWKS for
+	// an unknown kid (10s); the key-rotation scenario shortens it.
+	IdPJWKSMinRefresh time.Duration
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -114,7 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	}
 	sb.Todo0, err = todo0.New(ctx, todo0.Config{
 		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL,
-		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "todo0"),
+		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"),
 	})
 	if err != nil {
 		sb.IdP.Close()
