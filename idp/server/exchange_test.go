@@ -46,6 +46,8 @@ func TestTokenExchangeRules(t *testing.T) {
 		status int
 		code   string
 		rule   string // substring of the audited rule (denials after client auth)
+		// challenge: RFC 6749 5.2, invalid_client after HTTP Basic carries WWW-Authenticate
+		challenge bool
 	}
 	rows := []row{
 		// checklist 6: missing parameters -> 400 invalid_request
@@ -59,7 +61,8 @@ func TestTokenExchangeRules(t *testing.T) {
 
 		// checklist 1 client authentication: confidential clients only, 401
 		{name: "checklist 6: no client credentials -> 401 invalid_client", auth: func(r *http.Request, f url.Values) { f.Set("client_id", demo.Agent0IdPClientID) }, status: 401, code: "invalid_client"},
-		{name: "checklist 6: wrong client secret (basic) -> 401 invalid_client", auth: basic(demo.Agent0IdPClientID, "wrong"), status: 401, code: "invalid_client"},
+		{name: "checklist 6: wrong client secret (basic) -> 401 invalid_client with WWW-Authenticate", auth: basic(demo.Agent0IdPClientID, "wrong"), status: 401, code: "invalid_client", challenge: true},
+		{name: "checklist 6: unknown client (basic) -> 401 invalid_client with WWW-Authenticate", auth: basic("nobody", "x"), status: 401, code: "invalid_client", challenge: true},
 		{name: "checklist 6: wrong client secret (post) -> 401 invalid_client", auth: postSecret(demo.Agent0IdPClientID, "wrong"), status: 401, code: "invalid_client"},
 		{name: "checklist 1: private_key_jwt with the wrong aud -> invalid_client", auth: e.assertion(func(c *jwt.Claims) { c.Audience = jwt.Audience{"http://todo0.example"} }), status: 401, code: "invalid_client"},
 		{name: "checklist 1: expired private_key_jwt -> invalid_client", auth: e.assertion(func(c *jwt.Claims) {
@@ -212,6 +215,9 @@ func TestTokenExchangeRules(t *testing.T) {
 			}
 			if got.Header.Get("Cache-Control") != "no-store" || got.str("error_description") == "" {
 				t.Errorf("error response must be no-store with a description: %v %s", got.Header, got.Body)
+			}
+			if r.challenge && !strings.HasPrefix(got.Header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("WWW-Authenticate = %q, want a Basic challenge", got.Header.Get("WWW-Authenticate"))
 			}
 			if strings.Contains(got.Body, demo.Agent0IdPClientSecret) {
 				t.Errorf("error leaks the client secret: %s", got.Body)
