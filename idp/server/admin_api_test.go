@@ -13,6 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -288,6 +290,14 @@ func TestKeyRotation(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.SigningAlg = alg })
 			before := e.signIn("alice", demo.Agent0IdPClientID, "openid")
 			oldHdr, _ := peek(t, before.IDToken)
+			// A resource AS verifies ID-JAGs the way Todo0 does: the IdP's
+			// JWKS through a cached jwks.Remote, refetched on an unknown kid.
+			todo0 := jwtverify.Verifier{Typ: oauth.TypIDJAG, Audience: e.todo0Audience(), Now: e.now,
+				Issuers: map[string]jwtverify.KeySource{e.s.cfg.Issuer: &jwks.Remote{URL: e.ts.URL + "/oauth2/jwks", MinRefresh: time.Millisecond}}}
+			oldJAG := e.post("/oauth2/token", e.exchangeForm(before.IDToken), agent0Basic).str("access_token")
+			if _, err := todo0.Verify(context.Background(), oldJAG); err != nil {
+				t.Fatalf("ID-JAG before rotation: %v", err)
+			}
 			keys := e.mustAdmin("POST", "/keys/rotate", nil)
 			newKID := keys.str("active_kid")
 			if newKID == "" || newKID == oldHdr["kid"] || keys.str("algorithm") != alg {
@@ -308,6 +318,14 @@ func TestKeyRotation(t *testing.T) {
 			idHdr, _ := peek(t, after.IDToken)
 			if hdr["kid"] != newKID || idHdr["kid"] != newKID || hdr["alg"] != alg {
 				t.Fatalf("after rotation: ID-JAG %v, ID token %v, want kid %s", hdr, idHdr, newKID)
+			}
+			// At the resource AS both verify: the old one from its cached set,
+			// the new one after the refetch its unknown kid triggers.
+			time.Sleep(2 * time.Millisecond)
+			for name, raw := range map[string]string{"pre-rotation ID-JAG": oldJAG, "post-rotation ID-JAG": got.str("access_token")} {
+				if _, err := todo0.Verify(context.Background(), raw); err != nil {
+					t.Fatalf("%s at the resource AS: %v", name, err)
+				}
 			}
 			// Maintain keeps the old key while its tokens can live...
 			if err := e.s.Maintain(context.Background()); err != nil {
