@@ -144,8 +144,9 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		}
 		if opts.ClockSkew == 0 && (sc.Setup.IDJAGTTL != 0 || sc.Setup.AccessTokenTTL != 0 || sc.Setup.IDTokenTTL != 0) {
 			// Lifetimes of seconds mean nothing with the default 30 s of
-			// tolerance; keep a token of skew (0 would mean "default").
-			opts.ClockSkew = time.Millisecond
+			// tolerance. One second still covers JWT times being whole
+			// seconds (a "2 s" token may have only just over 1 s left).
+			opts.ClockSkew = time.Second
 		}
 		sb, err := sandbox.Start(ctx, opts)
 		if err != nil {
