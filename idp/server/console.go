@@ -343,7 +343,7 @@ func (s *Server) runAction(ctx context.Context, actor, action string, f url.Valu
 		_, err := s.UpdateApp(ctx, actor, get("id"), AppInput{Name: optional(f, "name"), Audience: optional(f, "audience"), Resources: optionalList(f, "resources"), Scopes: optionalList(f, "scopes")})
 		return "App saved.", nil, err
 	case "app.assign", "app.unassign":
-		_, err := s.SetAssignment(ctx, actor, get("app"), AssignmentInput{UserID: get("user"), GroupID: get("group")}, action == "app.assign")
+		_, err := s.SetAssignment(ctx, actor, get("app"), AssignmentInput{UserID: s.userIDOf(ctx, get("user")), GroupID: get("group")}, action == "app.assign")
 		return "Assignment saved.", nil, err
 	case "client.create":
 		c, err := s.CreateClient(ctx, actor, ClientInput{ID: get("client_id"), AppID: get("app_id"), Name: optional(f, "name"),
@@ -392,6 +392,17 @@ func (s *Server) runAction(ctx context.Context, actor, action string, f url.Valu
 		return "Active faults: " + strings.Join(append([]string{}, s.faults.Active()...), ", ") + ".", nil, nil
 	}
 	return "", nil, notFound("unknown console action %q", action)
+}
+
+// userIDOf lets console forms name a user by username as well as by id.
+func (s *Server) userIDOf(ctx context.Context, v string) string {
+	if v == "" {
+		return ""
+	}
+	if u, err := s.userBy(ctx, "username", strings.TrimSpace(v)); err == nil {
+		return u.ID
+	}
+	return strings.TrimSpace(v)
 }
 
 func jsonMsg(prefix string, v any) string {

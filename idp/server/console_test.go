@@ -195,6 +195,10 @@ func TestConsoleOperations(t *testing.T) {
 	act("group.create", url.Values{"name": {"pilot"}})
 	act("group.add_member", url.Values{"group": {"pilot"}, "user": {erin.ID}})
 	act("app.assign", url.Values{"app": {"todo0"}, "group": {"pilot"}})
+	act("app.assign", url.Values{"app": {"agent0"}, "user": {"erin"}}) // by username
+	if ok, _ := e.s.assigned(ctx, erin.ID, "agent0"); !ok {
+		t.Fatal("assignment by username through the console failed")
+	}
 	if ok, _ := e.s.assigned(ctx, erin.ID, "todo0"); !ok {
 		t.Fatal("group assignment through the console failed")
 	}
