@@ -34,97 +34,101 @@ func TestForgedIDJAGs(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
+		why   string // what the error_description must say: the check that fired
 		token func() string
 	}{
 		// checklist 3.2: alg none is refused
-		{"alg none", func() string {
+		{"alg none", "alg \"none\"", func() string {
 			return unsigned(map[string]any{"alg": "none", "typ": oauth.TypIDJAG, "kid": "idp-key-1"}, e.claims())
 		}},
 		// checklist 3.2: no HMAC, so the IdP's public key cannot be used as a MAC secret
-		{"HS256 keyed with the IdP public key", func() string {
+		{"HS256 keyed with the IdP public key", "alg \"HS256\"", func() string {
 			return sign(t, jwtSpec{alg: jose.HS256, key: pubPEM}, e.claims())
 		}},
 		// checklist 3.2: the alg must be the one the published key is for (PS256 on an RS256 key)
-		{"alg differs from the key's alg", func() string { return sign(t, jwtSpec{alg: jose.PS256}, e.claims()) }},
+		{"alg differs from the key's alg", "is a RS256 key, token says PS256", func() string { return sign(t, jwtSpec{alg: jose.PS256}, e.claims()) }},
 		// checklist 3.3: kid must resolve in the trusted IdP's JWKS
-		{"unknown kid", func() string { return sign(t, jwtSpec{kid: "made-up-kid"}, e.claims()) }},
+		{"unknown kid", "signing key not found: kid \"made-up-kid\"", func() string { return sign(t, jwtSpec{kid: "made-up-kid"}, e.claims()) }},
 		// checklist 3.3: kid must be present
-		{"no kid", func() string { return sign(t, jwtSpec{kid: "-"}, e.claims()) }},
+		{"no kid", "has no kid", func() string { return sign(t, jwtSpec{kid: "-"}, e.claims()) }},
 		// checklist 3.3: signature must verify with the published key
-		{"signed by an unpublished key", func() string { return sign(t, jwtSpec{key: strangerKey}, e.claims()) }},
+		{"signed by an unpublished key", "invalid signature", func() string { return sign(t, jwtSpec{key: strangerKey}, e.claims()) }},
 		// checklist 3.3: iss must be an IdP Todo0 trusts
-		{"untrusted iss", func() string { return sign(t, jwtSpec{}, with("iss", "https://evil-idp.example")) }},
+		{"untrusted iss", "untrusted issuer", func() string { return sign(t, jwtSpec{}, with("iss", "https://evil-idp.example")) }},
 		// checklist 3.1: typ must be oauth-id-jag+jwt
-		{"typ JWT", func() string { return sign(t, jwtSpec{typ: "JWT"}, e.claims()) }},
+		{"typ JWT", "typ is \"JWT\"", func() string { return sign(t, jwtSpec{typ: "JWT"}, e.claims()) }},
 		// checklist 3.1: an access token is not an ID-JAG
-		{"typ at+jwt", func() string { return sign(t, jwtSpec{typ: "at+jwt"}, e.claims()) }},
+		{"typ at+jwt", "typ is \"at+jwt\"", func() string { return sign(t, jwtSpec{typ: "at+jwt"}, e.claims()) }},
 		// checklist 3.1: no typ at all
-		{"typ missing", func() string { return sign(t, jwtSpec{typ: "-"}, e.claims()) }},
+		{"typ missing", "typ header missing", func() string { return sign(t, jwtSpec{typ: "-"}, e.claims()) }},
 		// checklist 3.1: an ID token presented as an assertion is refused
-		{"an ID token", func() string {
+		{"an ID token", "typ is \"JWT\"", func() string {
 			return sign(t, jwtSpec{typ: "JWT"}, map[string]any{
 				"iss": e.idp.URL, "sub": "00u_alice", "aud": demo.Agent0IdPClientID, "azp": demo.Agent0IdPClientID,
 				"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(), "nonce": "n-0S6", "email": "alice@acme.example",
 			})
 		}},
 		// checklist 3.4: aud is exactly Todo0's issuer, not another AS
-		{"aud another AS", func() string { return sign(t, jwtSpec{}, with("aud", "https://other-as.example")) }},
+		{"aud another AS", "wrong audience", func() string { return sign(t, jwtSpec{}, with("aud", "https://other-as.example")) }},
 		// checklist 3.4: the token endpoint URL is not the issuer
-		{"aud token endpoint", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/oauth2/token")) }},
+		{"aud token endpoint", "wrong audience", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/oauth2/token")) }},
 		// checklist 3.4: no prefix matching
-		{"aud prefix of issuer", func() string { return sign(t, jwtSpec{}, with("aud", e.url[:len(e.url)-2])) }},
+		{"aud prefix of issuer", "wrong audience", func() string { return sign(t, jwtSpec{}, with("aud", e.url[:len(e.url)-2])) }},
 		// checklist 3.4: no trailing-slash games
-		{"aud issuer with trailing slash", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/")) }},
+		{"aud issuer with trailing slash", "wrong audience", func() string { return sign(t, jwtSpec{}, with("aud", e.url+"/")) }},
 		// checklist 3.4: a string or a one-element array, nothing else
-		{"aud two-element array", func() string {
+		{"aud two-element array", "aud has 2 values", func() string {
 			return sign(t, jwtSpec{}, with("aud", []string{e.url, "https://other-as.example"}))
 		}},
 		// checklist 3.5: client_id must be the authenticated client
-		{"client_id of another client", func() string { return sign(t, jwtSpec{}, with("client_id", "some-other-agent")) }},
+		{"client_id of another client", "is not the authenticated client", func() string { return sign(t, jwtSpec{}, with("client_id", "some-other-agent")) }},
 		// checklist 3.6: exp in the past (beyond the 30 s skew)
-		{"expired", func() string {
+		{"expired", "token expired", func() string {
 			c := e.claims()
 			c["iat"], c["exp"] = now.Add(-6*time.Minute).Unix(), now.Add(-time.Minute).Unix()
 			return sign(t, jwtSpec{}, c)
 		}},
 		// checklist 3.6: nbf respected
-		{"nbf in the future", func() string { return sign(t, jwtSpec{}, with("nbf", now.Add(2*time.Minute).Unix())) }},
+		{"nbf in the future", "not yet valid", func() string { return sign(t, jwtSpec{}, with("nbf", now.Add(2*time.Minute).Unix())) }},
 		// checklist 3.6: iat not in the future
-		{"iat in the future", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(2*time.Minute).Unix())) }},
+		{"iat in the future", "issued in the future", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(2*time.Minute).Unix())) }},
 		// checklist 3.6: iat not too old (MaxIDJAGAge 10m)
-		{"iat too old", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(-20*time.Minute).Unix())) }},
+		{"iat too old", "issued too long ago", func() string { return sign(t, jwtSpec{}, with("iat", now.Add(-20*time.Minute).Unix())) }},
 		// IDJAG 2 required claims: iss, sub, aud, client_id, jti, exp, iat
-		{"missing iss", func() string { return sign(t, jwtSpec{}, without("iss")) }},
-		{"missing sub", func() string { return sign(t, jwtSpec{}, without("sub")) }},
-		{"missing aud", func() string { return sign(t, jwtSpec{}, without("aud")) }},
-		{"missing client_id", func() string { return sign(t, jwtSpec{}, without("client_id")) }},
-		{"missing jti", func() string { return sign(t, jwtSpec{}, without("jti")) }},
-		{"missing exp", func() string { return sign(t, jwtSpec{}, without("exp")) }},
-		{"missing iat", func() string { return sign(t, jwtSpec{}, without("iat")) }},
+		{"missing iss", "required claim missing: iss", func() string { return sign(t, jwtSpec{}, without("iss")) }},
+		{"missing sub", "required claim missing: sub", func() string { return sign(t, jwtSpec{}, without("sub")) }},
+		{"missing aud", "aud claim missing", func() string { return sign(t, jwtSpec{}, without("aud")) }},
+		{"missing client_id", "required claim missing: client_id", func() string { return sign(t, jwtSpec{}, without("client_id")) }},
+		{"missing jti", "required claim missing: jti", func() string { return sign(t, jwtSpec{}, without("jti")) }},
+		{"missing exp", "required claim missing: exp", func() string { return sign(t, jwtSpec{}, without("exp")) }},
+		{"missing iat", "required claim missing: iat", func() string { return sign(t, jwtSpec{}, without("iat")) }},
 		// IDJAG 2: required claims are non-empty strings (sub keys the user, jti the replay record)
-		{"empty sub", func() string { return sign(t, jwtSpec{}, with("sub", "")) }},
-		{"empty jti", func() string { return sign(t, jwtSpec{}, with("jti", "")) }},
-		{"empty client_id", func() string { return sign(t, jwtSpec{}, with("client_id", "")) }},
-		{"numeric jti", func() string { return sign(t, jwtSpec{}, with("jti", 12345)) }},
-		{"numeric client_id", func() string { return sign(t, jwtSpec{}, with("client_id", 7)) }},
+		{"empty sub", "sub must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("sub", "")) }},
+		{"empty jti", "jti must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("jti", "")) }},
+		{"empty client_id", "client_id must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("client_id", "")) }},
+		{"numeric jti", "malformed JWT", func() string { return sign(t, jwtSpec{}, with("jti", 12345)) }},
+		{"numeric client_id", "malformed JWT", func() string { return sign(t, jwtSpec{}, with("client_id", 7)) }},
 		// checklist 3.8: resource must be one of Todo0's own resources
-		{"foreign resource", func() string { return sign(t, jwtSpec{}, with("resource", "https://evil.example/mcp")) }},
+		{"foreign resource", "is not a Todo0 resource", func() string { return sign(t, jwtSpec{}, with("resource", "https://evil.example/mcp")) }},
 		// checklist 3.8: no prefix games on resource either
-		{"resource with trailing slash", func() string {
+		{"resource with trailing slash", "is not a Todo0 resource", func() string {
 			return sign(t, jwtSpec{}, with("resource", demo.Todo0MCPURL+demo.MCPPath+"/"))
 		}},
 		// checklist 3.9: a scope Todo0 does not know -> invalid_grant (EMA)
-		{"unknown scope", func() string { return sign(t, jwtSpec{}, with("scope", "todos.read todos.admin")) }},
+		{"unknown scope", "scope \"todos.admin\" is unknown", func() string { return sign(t, jwtSpec{}, with("scope", "todos.read todos.admin")) }},
 		// checklist 3.9: an ID-JAG granting nothing
-		{"no scope", func() string { return sign(t, jwtSpec{}, without("scope")) }},
+		{"no scope", "grants no scope", func() string { return sign(t, jwtSpec{}, without("scope")) }},
 		// checklist 3: a well-formed JWT is required at all
-		{"not a JWT", func() string { return "not-a-jwt" }},
-		{"header not JSON", func() string { return "bm90IGpzb24." + strings.SplitN(sign(t, jwtSpec{}, e.claims()), ".", 2)[1] }},
+		{"not a JWT", "3 dot-separated parts", func() string { return "not-a-jwt" }},
+		{"header not JSON", "header is not base64url JSON", func() string { return "bm90IGpzb24." + strings.SplitN(sign(t, jwtSpec{}, e.claims()), ".", 2)[1] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.state()
 			resp := e.redeem(tc.token())
 			m := wantOAuthError(t, resp, http.StatusBadRequest, oauth.ErrInvalidGrant)
+			if d, _ := m["error_description"].(string); !strings.Contains(d, tc.why) {
+				t.Errorf("refused for the wrong reason: %q, want it to say %q", d, tc.why)
+			}
 			if _, ok := m["access_token"]; ok {
 				t.Error("a refusal carries an access_token")
 			}
