@@ -47,6 +47,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	asJSON := fs.Bool("json", false, "print machine-readable results (JSON) instead of the narration")
 	mdFile := fs.String("markdown", "", "also write a Markdown transcript to this file")
 	target := fs.String("target", "", `play against running parties: "default" (localhost:7001-7004) or idp=URL,agent0=URL,todo0=URL,mcp=URL`)
+	idpData := fs.String("idp-data-dir", "", "with --target: the IdP's data directory (e.g. .xaa-data/idp), so scenarios may sign with its key")
 	dir := fs.String("dir", "", "load scenario files from this directory instead of the built-in catalogue")
 	brief := fs.Bool("q", false, "one line per scenario instead of the full narration")
 	verbose := fs.Bool("v", false, "log every request the parties serve (in-process only)")
@@ -106,6 +107,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		if err != nil {
 			return err
 		}
+		t.IdPDataDir = *idpData
 		o.Target = t
 	}
 	if *verbose {

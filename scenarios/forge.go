@@ -160,10 +160,10 @@ func timeExpr(s string) (int64, bool) {
 // the in-process sandbox allows it; it lets scenarios show checks that come
 // after the signature (aud, times, claims) with tokens the IdP never made.
 func (r *run) idpPrivateKey(ctx context.Context) (*jose.JSONWebKey, error) {
-	if r.t.idpDataDir == "" {
+	if r.t.IdPDataDir == "" {
 		return nil, fmt.Errorf("forge sign: idp needs the in-process sandbox")
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.t.idpDataDir, "idp.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.t.IdPDataDir, "idp.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,10 @@ type Target struct {
 	MCPBase            string // Todo0 MCP base URL
 	MCP                string // Todo0 MCP resource id (MCPBase + /mcp)
 
-	idpDataDir string // set in-process: lets `forge: {sign: idp}` read the IdP's key
+	// IdPDataDir is the IdP's data directory (holding idp.db), when the
+	// runner may read it: `forge: {sign: idp}` signs with the IdP's own key.
+	// Set automatically in-process; `play --idp-data-dir` with --target.
+	IdPDataDir string
 	clockSkew  time.Duration
 }
 
@@ -159,7 +162,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			skew = 30 * time.Second
 		}
 		t = &Target{IdP: sb.IdPURL, Agent0: sb.Agent0URL, Todo0: sb.Todo0URL, MCPBase: sb.MCPURL, MCP: sb.MCPResource,
-			idpDataDir: filepath.Join(dir, "idp"), clockSkew: skew}
+			IdPDataDir: filepath.Join(dir, "idp"), clockSkew: skew}
 	} else {
 		if sc.Setup.needsInProcess() {
 			rep.Skipped = "its setup sets token lifetimes or cache timings, which only a sandbox the runner starts can honour (drop --target)"
@@ -167,8 +170,8 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			return rep
 		}
 		for _, st := range sc.Steps {
-			if st.Forge != nil && st.Forge.Sign == "idp" {
-				rep.Skipped = "it signs with the IdP's own key, which only the in-process sandbox lets the runner read (drop --target)"
+			if st.Forge != nil && st.Forge.Sign == "idp" && t.IdPDataDir == "" {
+				rep.Skipped = "it signs with the IdP's own key: drop --target, or give --idp-data-dir (e.g. .xaa-data/idp for go run . up)"
 				rep.Passed = true
 				return rep
 			}
