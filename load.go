@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/internal/load"
@@ -25,6 +26,8 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.Duration, "max", 5*time.Minute, "stop starting flows after this long")
 	running := fs.Bool("running", false, "drive the sandbox already running at the default URLs (go run . up) instead of starting one")
 	dataDir := fs.String("data-dir", "", "data directory of the in-process sandbox (a fresh temporary one when empty)")
+	idpAlg := fs.String("idp-signing-alg", "RS256", "the in-process IdP's signing algorithm for ID tokens and ID-JAGs: RS256 or ES256")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the flows (sandbox and agents) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +47,7 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 			dir = tmp
 		}
 		start := time.Now()
-		sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IDJAGTTL: 5 * time.Minute, AccessTokenTTL: 5 * time.Minute})
+		sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IdPSigningAlg: *idpAlg, IDJAGTTL: 5 * time.Minute, AccessTokenTTL: 5 * time.Minute})
 		if err != nil {
 			return err
 		}
@@ -53,6 +56,17 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 		cfg.Target = load.Target{IdPURL: sb.IdPURL, Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, MCPResource: sb.MCPResource}
 	}
 	cfg.Progress = out
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := load.Run(ctx, cfg)
 	if rep != nil {
 		rep.Print(out)
