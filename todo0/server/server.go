@@ -261,17 +261,28 @@ func (s *Server) client(ctx context.Context, id string) (*client, error) {
 	return &c, nil
 }
 
+// agent0Methods are the token endpoint auth methods of agent0-at-todo0.
+const agent0Methods = `["client_secret_basic","client_secret_post","private_key_jwt"]`
+
 // seed registers the demo clients on a fresh database.
 func (s *Server) seed(ctx context.Context) error {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM clients`).Scan(&n); err != nil || n > 0 {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM clients`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		// Agent0's key location follows the configuration on every start (its
+		// URL changes with the sandbox's ports), and a database seeded before
+		// Agent0 had private_key_jwt at Todo0 gets it now.
+		_, err := s.db.ExecContext(ctx, `UPDATE clients SET jwks_uri = ?, auth_methods = ? WHERE id = ?`,
+			s.cfg.Agent0JWKSURI, agent0Methods, demo.Agent0Todo0ClientID)
 		return err
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		// Agent0 may authenticate with its secret or, with private_key_jwt,
 		// with the keys it publishes at Agent0JWKSURI.
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Agent0', 'requesting_app', ?, ?, ?), (?, 'Todo0 MCP', 'service', ?, ?, '')`,
-			demo.Agent0Todo0ClientID, clientauth.HashSecret(demo.Agent0Todo0ClientSecret), `["client_secret_basic","client_secret_post","private_key_jwt"]`, s.cfg.Agent0JWKSURI,
+			demo.Agent0Todo0ClientID, clientauth.HashSecret(demo.Agent0Todo0ClientSecret), agent0Methods, s.cfg.Agent0JWKSURI,
 			demo.MCPServiceClientID, clientauth.HashSecret(demo.MCPServiceClientSecret), `["client_secret_basic"]`)
 		return err
 	})

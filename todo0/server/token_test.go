@@ -244,3 +244,42 @@ func TestAgent0SeededForPrivateKeyJWT(t *testing.T) {
 		t.Errorf("methods %v", c.Methods)
 	}
 }
+
+// TestAgent0KeysAfterRestart: Agent0's jwks_uri and methods follow
+// Config.Agent0JWKSURI on every start, also on a database seeded before.
+func TestAgent0KeysAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open := func(uri string) *Server {
+		s, err := New(t.Context(), Config{PublicURL: "http://127.0.0.1:1", DataDir: dir, IdPIssuer: "http://127.0.0.1:2", Agent0JWKSURI: uri})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	jwksURI := func(s *Server) string {
+		var u string
+		if err := s.db.QueryRow(`SELECT jwks_uri FROM clients WHERE id = ?`, demo.Agent0Todo0ClientID).Scan(&u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	s := open("http://127.0.0.1:3/jwks")
+	if _, err := s.db.Exec(`UPDATE clients SET jwks_uri = '', auth_methods = '["client_secret_basic"]' WHERE id = ?`, demo.Agent0Todo0ClientID); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open("http://127.0.0.1:4/jwks")
+	if u := jwksURI(s); u != "http://127.0.0.1:4/jwks" {
+		t.Errorf("old database not upgraded: %q", u)
+	}
+	s.Close()
+	s = open("http://127.0.0.1:5/jwks")
+	defer s.Close()
+	if u := jwksURI(s); u != "http://127.0.0.1:5/jwks" {
+		t.Errorf("jwks_uri %q does not follow the configuration", u)
+	}
+	if c, err := s.client(t.Context(), demo.Agent0Todo0ClientID); err != nil || len(c.Methods) != 3 {
+		t.Errorf("methods %v %v", c, err)
+	}
+}
