@@ -154,7 +154,9 @@ type tokenResponse struct {
 //  7. jti not seen before: recorded last, so a refused assertion leaves no trace
 //  10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
 //
-// Every assertion failure is invalid_grant.
+// Every assertion failure is invalid_grant. Not assertion failures: a
+// missing assertion (invalid_request, checked after 0) and a requested scope
+// sharing nothing with the ID-JAG's (invalid_scope, at 9).
 func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form url.Values) (any, error) {
 	c, err := s.client(ctx, ac.ID)
 	if err != nil {
