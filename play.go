@@ -50,6 +50,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	idpData := fs.String("idp-data-dir", "", "with --target: the IdP's data directory (e.g. .xaa-data/idp), so scenarios may sign with its key")
 	dir := fs.String("dir", "", "load scenario files from this directory instead of the built-in catalogue")
 	brief := fs.Bool("q", false, "one line per scenario instead of the full narration")
+	parallel := fs.Int("parallel", 4, "scenarios played at once in-process (each has its own sandbox; narration stays in order)")
 	verbose := fs.Bool("v", false, "log every request the parties serve (in-process only)")
 	// Flags and names may be mixed: play happy-path --json.
 	var names []string
@@ -101,7 +102,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		scs = picked
 	}
 
-	o := scenarios.Options{}
+	o := scenarios.Options{Parallel: *parallel}
 	if *target != "" {
 		t, err := parseTarget(*target)
 		if err != nil {

@@ -48,6 +48,8 @@ type Options struct {
 	Narrator Narrator
 	// Logger receives the parties' request logs in-process (nil: discarded).
 	Logger *slog.Logger
+	// Parallel is how many in-process scenarios play at once (1 when <= 0).
+	Parallel int
 }
 
 // Report is one scenario's result.
@@ -110,16 +112,32 @@ func (o Outcome) String() string {
 	return s
 }
 
-// Play runs each scenario and returns their reports in order.
+// Play runs each scenario and returns their reports in order. With
+// Parallel > 1 in-process scenarios run concurrently (each has its own
+// sandbox); the narrator still receives them in order.
 func Play(ctx context.Context, scs []*Scenario, o Options) []*Report {
 	attacker, _ := rsa.GenerateKey(rand.Reader, 2048)
-	var out []*Report
-	for _, sc := range scs {
-		rep := playOne(ctx, sc, o, attacker)
+	n := o.Parallel
+	if n < 1 || o.Target != nil {
+		n = 1 // parties that outlive us are shared state: one scenario at a time
+	}
+	out := make([]*Report, len(scs))
+	done := make([]chan struct{}, len(scs))
+	sem := make(chan struct{}, n)
+	for i, sc := range scs {
+		done[i] = make(chan struct{})
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = playOne(ctx, sc, o, attacker)
+			close(done[i])
+		}()
+	}
+	for i := range scs {
+		<-done[i]
 		if o.Narrator != nil {
-			o.Narrator.Scenario(rep)
+			o.Narrator.Scenario(out[i])
 		}
-		out = append(out, rep)
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,21 +26,9 @@ func TestCatalogue(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// Scenarios mostly wait (token lifetimes of seconds), so play several at
+	// Scenarios mostly wait (token lifetimes of seconds), so play many at
 	// once; each has its own sandbox and data directory.
-	reports := make([]*Report, len(scs))
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for i, sc := range scs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			reports[i] = Play(ctx, []*Scenario{sc}, Options{})[0]
-		}()
-	}
-	wg.Wait()
+	reports := Play(ctx, scs, Options{Parallel: 16})
 	for _, rep := range reports {
 		t.Run(rep.Name, func(t *testing.T) {
 			if !rep.Passed {
