@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -400,7 +401,7 @@ func (r *run) act(ctx context.Context, st *Step, sr *StepReport) (Outcome, error
 		if err != nil {
 			return Outcome{}, err
 		}
-		return httpOutcome("idp", resp), nil
+		return httpOutcome(st.Faults.Party, resp), nil
 	case "admin":
 		return r.admin(ctx, st, sr)
 	case "rotate_keys":
@@ -584,8 +585,25 @@ func (r *run) setFaults(ctx context.Context, party string, names []string) (*res
 	if names == nil {
 		names = []string{}
 	}
-	return do(ctx, r.hc, request{Party: party, Method: http.MethodPut, URL: r.partyURL(party) + "/admin/api/faults",
+	resp, call, err := do(ctx, r.hc, request{Party: party, Method: http.MethodPut, URL: r.partyURL(party) + "/admin/api/faults",
 		JSON: map[string]any{"active": names}, Bearer: adminToken(party)})
+	if err == nil && resp.Status == http.StatusOK {
+		// Show what the active faults do rather than the whole switchboard.
+		var st struct {
+			Active []string `json:"active"`
+			Known  []struct{ Name, Description string }
+		}
+		if json.Unmarshal(resp.Body, &st) == nil {
+			lines := []string{fmt.Sprintf("active: %v", st.Active)}
+			for _, k := range st.Known {
+				if slices.Contains(st.Active, k.Name) {
+					lines = append(lines, "  "+k.Name+": "+k.Description)
+				}
+			}
+			call.Body = strings.Join(lines, "\n")
+		}
+	}
+	return resp, call, err
 }
 
 // Discard is a writer for quiet runs.
