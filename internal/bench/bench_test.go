@@ -274,3 +274,47 @@ func BenchmarkStartup(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkFlowVsFloor interleaves one full flow and one crypto-floor flow
+// per iteration, timing each, so both see the same background load on a
+// shared machine. It reports floor/flow as a percentage: the target
+// is >= 70 (the flow's cost is at most 1/0.7 of its signatures and
+// verifications).
+func BenchmarkFlowVsFloor(b *testing.B) {
+	k := newFloorKeys(b)
+	_, a := running(b)
+	ctx := context.Background()
+	claims := jwt.Claims{Issuer: "http://idp", Subject: "00u_alice", Audience: jwt.Audience{"http://todo0"}, ID: "j"}
+	var flowT, floorT time.Duration
+	var n int64
+	for b.Loop() {
+		t0 := time.Now()
+		jag, err := a.Exchange(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		at, err := a.Redeem(ctx, jag)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+		if _, err := a.CreateTodo(ctx, at, "ratio "+itoa(n)); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		_, e1 := k.vIDT.Verify(ctx, k.idt)
+		_, e2 := k.idp.Sign("oauth-id-jag+jwt", claims)
+		_, e3 := k.vJAG.Verify(ctx, k.jag)
+		_, e4 := k.todo0.Sign("at+jwt", claims)
+		_, e5 := k.vAT.Verify(ctx, k.at)
+		t2 := time.Now()
+		if e1 != nil || e2 != nil || e3 != nil || e4 != nil || e5 != nil {
+			b.Fatal(e1, e2, e3, e4, e5)
+		}
+		flowT += t1.Sub(t0)
+		floorT += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(flowT.Microseconds())/float64(n)/1000, "flow-ms")
+	b.ReportMetric(float64(floorT.Microseconds())/float64(n)/1000, "floor-ms")
+	b.ReportMetric(100*float64(floorT)/float64(flowT), "floor/flow-%")
+}
