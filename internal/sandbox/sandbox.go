@@ -116,7 +116,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	sb.Todo0, err = todo0.New(ctx, todo0.Config{
-		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL,
+		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL, Agent0JWKSURI: sb.Agent0URL + "/.well-known/jwks.json",
 		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"),
 	})
 	if err != nil {
