@@ -106,7 +106,7 @@ func (t *Text) step(w io.Writer, s *StepReport) {
 		label += " (cleanup)"
 	}
 	if s.Line > 0 {
-		label += t.c(cDim, fmt.Sprintf("  line %d", s.Line))
+		label += t.c(cDim, fmt.Sprintf("  line %d, %s", s.Line, s.Elapsed))
 	}
 	fmt.Fprintf(w, "\n%s\n", t.c(cBold+cBlue, label))
 	for _, l := range wrap(s.Explain, 76) {

@@ -80,6 +80,7 @@ type StepReport struct {
 	Expected string    `json:"expected"`
 	Passed   bool      `json:"passed"`
 	Problem  string    `json:"problem,omitempty"`
+	Elapsed  string    `json:"elapsed"`
 }
 
 // Outcome is what actually happened in a step.
@@ -345,6 +346,8 @@ func naturalParty(kind string) string {
 
 func (r *run) step(ctx context.Context, st *Step, n int) *StepReport {
 	sr := &StepReport{N: n, Kind: st.Kind, Line: st.Line, Explain: strings.TrimSpace(st.Explain)}
+	start := time.Now()
+	defer func() { sr.Elapsed = time.Since(start).Round(time.Millisecond).String() }()
 	out, err := r.act(ctx, st, sr)
 	sr.Outcome = out
 	sr.Expected = describeExpect(st)
