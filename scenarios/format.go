@@ -50,6 +50,8 @@ type Setup struct {
 	ClockSkew      Duration `yaml:"clock_skew"`
 	// JWKSMinRefresh: how often Todo0 may refetch Acme's JWKS for an unknown kid (10s).
 	JWKSMinRefresh Duration `yaml:"jwks_min_refresh"`
+	// IdPSigningAlg is RS256 (default) or ES256 (its keys are made in an instant).
+	IdPSigningAlg string `yaml:"idp_signing_alg"`
 	// Faults to switch on, by party (idp, todo0, mcp).
 	Faults map[string][]string `yaml:"faults"`
 }
@@ -57,7 +59,7 @@ type Setup struct {
 // needsInProcess reports whether the setup can only be honoured by a sandbox
 // the runner starts itself (lifetimes are start-up configuration).
 func (s Setup) needsInProcess() bool {
-	return s.IDJAGTTL != 0 || s.AccessTokenTTL != 0 || s.IDTokenTTL != 0 || s.ClockSkew != 0 || s.JWKSMinRefresh != 0
+	return s.IDJAGTTL != 0 || s.AccessTokenTTL != 0 || s.IDTokenTTL != 0 || s.ClockSkew != 0 || s.JWKSMinRefresh != 0 || s.IdPSigningAlg != ""
 }
 
 // Step is one action and its expected outcome. Exactly one action field is set.

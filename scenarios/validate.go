@@ -164,6 +164,9 @@ func validate(file string, doc *yaml.Node, sc *Scenario) error {
 		return bad(nodeOf(doc, "steps"), "steps", "at least one step is required")
 	}
 	setup := nodeOf(doc, "setup")
+	if a := sc.Setup.IdPSigningAlg; a != "" && a != "RS256" && a != "ES256" {
+		return bad(nodeOf(setup, "idp_signing_alg"), "setup.idp_signing_alg", "%q is not one of RS256, ES256", a)
+	}
 	for party, names := range sc.Setup.Faults {
 		if !slices.Contains(faultParties, party) {
 			return bad(nodeOf(nodeOf(setup, "faults"), party), "setup.faults."+party, "unknown party; want one of %s", strings.Join(faultParties, ", "))
