@@ -28,7 +28,7 @@ func TestCatalogue(t *testing.T) {
 	defer cancel()
 	// Scenarios mostly wait (token lifetimes of seconds), so play many at
 	// once; each has its own sandbox and data directory.
-	reports := Play(ctx, scs, Options{Parallel: 8})
+	reports := Play(ctx, scs, Options{Parallel: 6})
 	for _, rep := range reports {
 		t.Run(rep.Name, func(t *testing.T) {
 			if !rep.Passed {
