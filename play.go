@@ -48,6 +48,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	mdFile := fs.String("markdown", "", "also write a Markdown transcript to this file")
 	target := fs.String("target", "", `play against running parties: "default" (localhost:7001-7004) or idp=URL,agent0=URL,todo0=URL,mcp=URL`)
 	idpData := fs.String("idp-data-dir", "", "with --target: the IdP's data directory (e.g. .xaa-data/idp), so scenarios may sign with its key")
+	todo0Data := fs.String("todo0-data-dir", "", "with --target: Todo0's data directory (e.g. .xaa-data/todo0), so scenarios may sign with its key")
 	dir := fs.String("dir", "", "load scenario files from this directory instead of the built-in catalogue")
 	brief := fs.Bool("q", false, "one line per scenario instead of the full narration")
 	parallel := fs.Int("parallel", 4, "scenarios played at once in-process (each has its own sandbox; narration stays in order)")
@@ -108,7 +109,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		if err != nil {
 			return err
 		}
-		t.IdPDataDir = *idpData
+		t.IdPDataDir, t.Todo0DataDir = *idpData, *todo0Data
 		o.Target = t
 	}
 	if *verbose {

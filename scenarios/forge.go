@@ -80,14 +80,18 @@ func (r *run) forge(ctx context.Context, st *Step, sr *StepReport) (Outcome, err
 		header["alg"] = "RS256"
 		tok, err = sign(jose.RS256, r.attacker, header, payload)
 		how = "signed with a key the attacker generated (not in the IdP's JWKS), under the kid shown"
-	case "idp":
-		k, err2 := r.idpPrivateKey(ctx)
+	case "idp", "todo0":
+		dir, db, who := r.t.IdPDataDir, "idp.db", "the IdP's"
+		if f.Sign == "todo0" {
+			dir, db, who = r.t.Todo0DataDir, "todo0.db", "the Todo0 AS's"
+		}
+		k, err2 := activeKey(ctx, dir, db)
 		if err2 != nil {
 			return Outcome{}, err2
 		}
 		header["alg"], header["kid"] = k.Algorithm, k.KeyID
 		tok, err = sign(jose.SignatureAlgorithm(k.Algorithm), k.Key, header, payload)
-		how = "signed with the IdP's real signing key (the runner read it from the in-process IdP's database): the signature is valid, only the claims are wrong"
+		how = "signed with " + who + " real signing key (the runner read it from the party's database): the signature is valid, only the claims are wrong"
 	case "hs256-idp-public":
 		pemKey, kid, err2 := r.idpPublicPEM(ctx, sr)
 		if err2 != nil {
@@ -156,21 +160,21 @@ func timeExpr(s string) (int64, bool) {
 	return t.Unix(), true
 }
 
-// idpPrivateKey reads the IdP's active signing key from its database. Only
-// the in-process sandbox allows it; it lets scenarios show checks that come
-// after the signature (aud, times, claims) with tokens the IdP never made.
-func (r *run) idpPrivateKey(ctx context.Context) (*jose.JSONWebKey, error) {
-	if r.t.IdPDataDir == "" {
-		return nil, fmt.Errorf("forge sign: idp needs the in-process sandbox")
+// activeKey reads a party's active signing key from its database. Only a
+// sandbox on this machine allows it; it lets scenarios show the checks that
+// come after the signature (aud, times, claims) with tokens the party never made.
+func activeKey(ctx context.Context, dir, db string) (*jose.JSONWebKey, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("signing with a party's own key needs its data directory (in-process, or --idp-data-dir / --todo0-data-dir)")
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.t.IdPDataDir, "idp.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, db)+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	defer conn.Close()
 	var raw string
-	if err := db.QueryRowContext(ctx, `SELECT jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1`).Scan(&raw); err != nil {
-		return nil, fmt.Errorf("reading the IdP's key: %w", err)
+	if err := conn.QueryRowContext(ctx, `SELECT jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1`).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("reading the signing key in %s: %w", db, err)
 	}
 	var k jose.JSONWebKey
 	if err := k.UnmarshalJSON([]byte(raw)); err != nil {

@@ -139,8 +139,9 @@ type Forge struct {
 	Claims map[string]any `yaml:"claims"`
 	Remove []string       `yaml:"remove"`
 	// Sign: attacker (a key the runner made up; default), idp (the IdP's real
-	// key, read from its database: in-process only), none (alg none, no
-	// signature), hs256-idp-public (HMAC keyed with the IdP's public key).
+	// key, read from its database: in-process only), todo0 (the Todo0 AS's
+	// real key, likewise), none (alg none, no signature), hs256-idp-public
+	// (HMAC keyed with the IdP's public key).
 	Sign string `yaml:"sign"`
 }
 

@@ -32,7 +32,10 @@ type Target struct {
 	// runner may read it: `forge: {sign: idp}` signs with the IdP's own key.
 	// Set automatically in-process; `play --idp-data-dir` with --target.
 	IdPDataDir string
-	clockSkew  time.Duration
+	// Todo0DataDir is Todo0's data directory (holding todo0.db), for
+	// `forge: {sign: todo0}` (access tokens signed by the real AS key).
+	Todo0DataDir string
+	clockSkew    time.Duration
 }
 
 // DefaultTarget is the documented localhost ports (`go run . up`).
@@ -183,7 +186,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			skew = 30 * time.Second
 		}
 		t = &Target{IdP: sb.IdPURL, Agent0: sb.Agent0URL, Todo0: sb.Todo0URL, MCPBase: sb.MCPURL, MCP: sb.MCPResource,
-			IdPDataDir: filepath.Join(dir, "idp"), clockSkew: skew}
+			IdPDataDir: filepath.Join(dir, "idp"), Todo0DataDir: filepath.Join(dir, "todo0"), clockSkew: skew}
 	} else {
 		if sc.Setup.needsInProcess() {
 			rep.Skipped = "its setup sets token lifetimes or cache timings, which only a sandbox the runner starts can honour (drop --target)"
@@ -193,6 +196,11 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		for _, st := range sc.Steps {
 			if st.Forge != nil && st.Forge.Sign == "idp" && t.IdPDataDir == "" {
 				rep.Skipped = "it signs with the IdP's own key: drop --target, or give --idp-data-dir (e.g. .xaa-data/idp for go run . up)"
+				rep.Passed = true
+				return rep
+			}
+			if st.Forge != nil && st.Forge.Sign == "todo0" && t.Todo0DataDir == "" {
+				rep.Skipped = "it signs with the Todo0 AS's own key: drop --target, or give --todo0-data-dir (e.g. .xaa-data/todo0 for go run . up)"
 				rep.Passed = true
 				return rep
 			}
