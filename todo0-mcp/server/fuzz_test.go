@@ -72,7 +72,8 @@ func FuzzBearer(f *testing.F) {
 			now := time.Now()
 			authz = "Bearer " + sign(typ, map[string]any{"iss": iss, "sub": sub, "aud": aud, "client_id": "agent0-at-todo0", "jti": "j", "scope": scope,
 				"iat": now.Unix(), "exp": now.Add(time.Duration(expMin) * time.Minute).Unix()})
-			valid = strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), "at+jwt") && iss == as.URL && aud == resource && expMin > 0
+			// RFC 9068 2.2: sub must be non-empty (client_id and jti are fixed here).
+			valid = strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), "at+jwt") && iss == as.URL && aud == resource && expMin > 0 && sub != ""
 		}
 		body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}`
 		if toolCall {
