@@ -22,14 +22,11 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
-// pendingEmptyClaimFix tolerates finding F1 of this fuzzer until it is
-// fixed: Todo0 redeems an ID-JAG whose sub or jti is the empty string,
-// because jwtverify's Required checks only that a claim is present. An
-// empty sub provisions a Todo0 user with no subject and an empty jti is a
-// one-time id shared by every such token. The regression inputs are in
-// testdata/fuzz/FuzzJWTBearer; set this to false once jwtverify (or Todo0)
-// refuses empty required claims.
-const pendingEmptyClaimFix = true
+// Finding F1 of this fuzzer: an ID-JAG whose sub or jti is the empty
+// string was redeemed (an empty sub provisions a user with no subject, an
+// empty jti is one one-time id shared by every such token). Todo0 refuses
+// them since beb68b1; the model below requires both non-empty and the
+// inputs are kept in testdata/fuzz/FuzzJWTBearer/F1-*.
 
 // fuzzTodo0 is a Todo0 whose token endpoint is driven in-process, trusting a
 // fake IdP on 127.0.0.1 that publishes one RS256 key.
@@ -147,9 +144,6 @@ func FuzzJWTBearer(f *testing.F) {
 			t.Fatalf("status %d, body is not JSON: %q", w.Code, w.Body)
 		}
 		if w.Code == http.StatusOK {
-			if pendingEmptyClaimFix && signed && (sub == "" || jti == "") && !redeemed[jti] {
-				valid = true // finding F1 (see below): tolerated until the fix lands
-			}
 			if !signed || !valid {
 				t.Fatalf("issued an access token for an ID-JAG the checklist refuses (signed=%v): %q", signed, raw)
 			}
