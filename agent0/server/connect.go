@@ -81,7 +81,11 @@ func (s *Server) connectionFor(sessionID string) *connection {
 	if !ok {
 		rec := newRecorder(s.lane, s.cfg.IdPClientSecret, s.cfg.Todo0ClientSecret)
 		base := s.cfg.HTTPClient
-		c = &connection{rec: rec, client: &http.Client{Timeout: base.Timeout, Transport: &recordingTransport{base: base.Transport, rec: rec}}}
+		tr := base.Transport
+		if rt, ok := tr.(*recordingTransport); ok {
+			tr = rt.base // record once, here
+		}
+		c = &connection{rec: rec, client: &http.Client{Timeout: base.Timeout, Transport: &recordingTransport{base: tr, rec: rec}}}
 		s.conns[sessionID] = c
 	}
 	return c

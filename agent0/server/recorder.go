@@ -100,6 +100,13 @@ func (r *Recorder) Exchanges() []*Exchange {
 	for i, e := range r.items {
 		c := *e
 		c.secrets = slices.Clone(e.secrets)
+		// Requests made before discovery named the authorization server
+		// could not be placed then; place them now.
+		if c.Lane == LaneAgent0 && r.lanes != nil {
+			if u, err := url.Parse(c.URL); err == nil {
+				c.Lane = r.lanes(u)
+			}
+		}
 		out[i] = &c
 	}
 	return out
@@ -250,6 +257,11 @@ func (r *Recorder) finish(e *Exchange, h http.Header, err error) {
 	e.done = true
 	if err != nil {
 		e.Err = err.Error()
+	}
+	// RFC 8693 returns the issued token in access_token, whatever its type;
+	// here that is the ID-JAG.
+	if tr.IssuedTokenType == oauth.TokenTypeIDJAG && tr.IssuedToken == "" {
+		tr.IssuedToken, tr.AccessToken = tr.AccessToken, ""
 	}
 	for _, v := range []struct{ v, label string }{{tr.AccessToken, "access token"}, {tr.IssuedToken, "ID-JAG"}, {tr.IDToken, "ID token"}, {tr.RefreshToken, "refresh token"}} {
 		if v.v != "" {

@@ -35,6 +35,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -285,12 +286,18 @@ func (p *Person) Exists(sel string) bool {
 	return len(nodes) > 0
 }
 
-// Text is the visible text of the first element matching sel.
+// Text is the visible text of the first element matching sel (its
+// innerText, or textContent for SVG elements, which have no innerText).
 func (p *Person) Text(sel string) string {
 	p.t.Helper()
 	var s string
-	p.Run("read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery, chromedp.NodeReady))
+	p.Run("read "+sel, chromedp.WaitReady(sel, chromedp.ByQuery), chromedp.Evaluate(textJS(sel), &s))
 	return s
+}
+
+func textJS(sel string) string {
+	q, _ := json.Marshal(sel)
+	return `(function(){const e=document.querySelector(` + string(q) + `);return e?(e.innerText??e.textContent??""):""})()`
 }
 
 // HTML is the current page's HTML.
@@ -330,7 +337,7 @@ func (p *Person) WaitText(sel, want string) {
 	var last string
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
-		err := chromedp.Run(ctx, chromedp.Text(sel, &last, chromedp.ByQuery, chromedp.NodeReady))
+		err := chromedp.Run(ctx, chromedp.Evaluate(textJS(sel), &last))
 		cancel()
 		if err == nil && strings.Contains(last, want) {
 			return
