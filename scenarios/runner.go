@@ -128,16 +128,22 @@ func Play(ctx context.Context, scs []*Scenario, o Options) []*Report {
 	}
 	out := make([]*Report, len(scs))
 	done := make([]chan struct{}, len(scs))
-	sem := make(chan struct{}, n)
-	for i, sc := range scs {
+	for i := range scs {
 		done[i] = make(chan struct{})
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = playOne(ctx, sc, o, attacker)
-			close(done[i])
-		}()
 	}
+	// Start scenarios in order (at most n at a time) while this goroutine
+	// narrates them in order as they finish.
+	go func() {
+		sem := make(chan struct{}, n)
+		for i, sc := range scs {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				out[i] = playOne(ctx, sc, o, attacker)
+				close(done[i])
+			}()
+		}
+	}()
 	for i := range scs {
 		<-done[i]
 		if o.Narrator != nil {

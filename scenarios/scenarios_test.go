@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,9 @@ func TestCatalogue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Scenarios mostly wait (token lifetimes of seconds), so play many at
-	// once; each has its own sandbox and data directory.
-	reports := Play(ctx, scs, Options{Parallel: 6})
+	// once, the waiting ones first; each has its own sandbox and data directory.
+	sort.SliceStable(scs, func(i, j int) bool { return waits(scs[i]) && !waits(scs[j]) })
+	reports := Play(ctx, scs, Options{Parallel: 8})
 	for _, rep := range reports {
 		t.Run(rep.Name, func(t *testing.T) {
 			if !rep.Passed {
@@ -41,6 +43,15 @@ func TestCatalogue(t *testing.T) {
 			}
 		})
 	}
+}
+
+func waits(sc *Scenario) bool {
+	for _, st := range sc.Steps {
+		if st.Wait != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TestEveryFaultIsPlayed: issue 5 wants each fault exercised by a scenario.
