@@ -51,6 +51,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	todo0Data := fs.String("todo0-data-dir", "", "with --target: Todo0's data directory (e.g. .xaa-data/todo0), so scenarios may sign with its key")
 	dir := fs.String("dir", "", "load scenario files from this directory instead of the built-in catalogue")
 	brief := fs.Bool("q", false, "one line per scenario instead of the full narration")
+	fresh := fs.Bool("fresh", false, "give every scenario its own fresh sandbox (by default those that change nothing global share one)")
 	parallel := fs.Int("parallel", 4, "scenarios played at once in-process (each has its own sandbox; narration stays in order)")
 	verbose := fs.Bool("v", false, "log every request the parties serve (in-process only)")
 	// Flags and names may be mixed: play happy-path --json.
@@ -103,7 +104,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		scs = picked
 	}
 
-	o := scenarios.Options{Parallel: *parallel}
+	o := scenarios.Options{Parallel: *parallel, Share: !*fresh}
 	if *target != "" {
 		t, err := parseTarget(*target)
 		if err != nil {

@@ -54,6 +54,43 @@ type Options struct {
 	Logger *slog.Logger
 	// Parallel is how many in-process scenarios play at once (1 when <= 0).
 	Parallel int
+	// Share plays the scenarios that change nothing global (no setup, no
+	// faults, no admin actions, no key rotation) against one shared
+	// in-process sandbox instead of a fresh one each: a fresh IdP spends
+	// most of its start-up hashing demo passwords and making RSA keys.
+	Share bool
+}
+
+// shareable reports whether a scenario leaves the parties as it found them
+// for every other scenario playing at the same time.
+func shareable(sc *Scenario) bool {
+	if sc.Setup.needsInProcess() || len(sc.Setup.Faults) > 0 {
+		return false
+	}
+	for _, list := range [][]*Step{sc.Steps, sc.Cleanup} {
+		for _, st := range list {
+			if st.Faults != nil || st.Admin != nil || st.RotateKeys != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// startShared starts the sandbox Share uses.
+func startShared(ctx context.Context, o Options) (*Target, func(), error) {
+	dir, err := os.MkdirTemp("", "xaa-play-shared-")
+	if err != nil {
+		return nil, nil, err
+	}
+	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, Logger: o.Logger})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	t := &Target{IdP: sb.IdPURL, Agent0: sb.Agent0URL, Todo0: sb.Todo0URL, MCPBase: sb.MCPURL, MCP: sb.MCPResource,
+		IdPDataDir: filepath.Join(dir, "idp"), Todo0DataDir: filepath.Join(dir, "todo0"), clockSkew: 30 * time.Second}
+	return t, func() { sb.Close(); os.RemoveAll(dir) }, nil
 }
 
 // Report is one scenario's result.
@@ -126,6 +163,14 @@ func Play(ctx context.Context, scs []*Scenario, o Options) []*Report {
 	if n < 1 || o.Target != nil {
 		n = 1 // parties that outlive us are shared state: one scenario at a time
 	}
+	var shared *Target
+	if o.Target == nil && o.Share {
+		t, stop, err := startShared(ctx, o)
+		if err == nil {
+			defer stop()
+			shared = t
+		}
+	}
 	out := make([]*Report, len(scs))
 	done := make([]chan struct{}, len(scs))
 	for i := range scs {
@@ -139,7 +184,11 @@ func Play(ctx context.Context, scs []*Scenario, o Options) []*Report {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				out[i] = playOne(ctx, sc, o, attacker)
+				so := o
+				if shared != nil && shareable(sc) {
+					so.Target = shared
+				}
+				out[i] = playOne(ctx, sc, so, attacker)
 				close(done[i])
 			}()
 		}

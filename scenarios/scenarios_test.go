@@ -13,8 +13,9 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 )
 
-// TestCatalogue plays every shipped scenario, each against its own fresh
-// in-process sandbox. Every expectation in the files is a protocol rule
+// TestCatalogue plays every shipped scenario in-process: those that change
+// global state each against a fresh sandbox, the others together against a
+// shared one (as --target does). Every expectation in the files is a protocol rule
 // (SPEC-CHECKLIST section 6 and the faults of issue 5), so a party that stops
 // enforcing one turns this test red, naming the scenario and step.
 func TestCatalogue(t *testing.T) {
@@ -30,7 +31,7 @@ func TestCatalogue(t *testing.T) {
 	// Scenarios mostly wait (token lifetimes of seconds), so play many at
 	// once, the waiting ones first; each has its own sandbox and data directory.
 	sort.SliceStable(scs, func(i, j int) bool { return waits(scs[i]) && !waits(scs[j]) })
-	reports := Play(ctx, scs, Options{Parallel: 8})
+	reports := Play(ctx, scs, Options{Parallel: 8, Share: true})
 	for _, rep := range reports {
 		t.Run(rep.Name, func(t *testing.T) {
 			if !rep.Passed {
