@@ -57,6 +57,7 @@ const accessTokenGone = 3500 * time.Millisecond // TTL + skew + margin
 // (the access token having expired) is refused by the IdP and the page says
 // so plainly, and Agent0 then stops calling until she reconnects.
 func TestAgent0ChatInspectorRefusal(t *testing.T) {
+	t.Parallel()
 	sb := StartSandbox(t, shortTokens)
 	alice := NewPerson(t, "alice")
 	alice.SignIn(sb.Agent0URL+"/login", "alice", "alice-demo")
@@ -132,7 +133,12 @@ func TestAgent0ChatInspectorRefusal(t *testing.T) {
 // 401 from the MCP server starts a new token exchange; the user sees no
 // prompt), which the inspector shows.
 func TestAccessTokenExpiryReExchange(t *testing.T) {
-	sb := StartSandbox(t, shortTokens)
+	t.Parallel()
+	// The ID token is short too: before the re-exchange Agent0 renews it
+	// with the IdP refresh token (a subject token must not be expired).
+	o := shortTokens
+	o.IDTokenTTL = 2 * time.Second
+	sb := StartSandbox(t, o)
 	alice := NewPerson(t, "alice")
 	alice.SignIn(sb.Agent0URL+"/login", "alice", "alice-demo")
 	alice.Say("add water the plants")
@@ -143,7 +149,7 @@ func TestAccessTokenExpiryReExchange(t *testing.T) {
 	alice.MustNotContain("Refused", "could not")
 
 	alice.Go(sb.Agent0URL + "/inspector")
-	alice.MustContain("Silent re-exchange: Token exchange (RFC 8693)")
+	alice.MustContain("Silent re-exchange: Token exchange (RFC 8693)", "Refresh grant: renew the expired ID token")
 	if n, _ := strconv.Atoi(alice.Text("#silent-count")); n < 1 {
 		t.Fatalf("the inspector counts %d silent re-exchanges, want at least 1", n)
 	}
@@ -152,6 +158,7 @@ func TestAccessTokenExpiryReExchange(t *testing.T) {
 // TestTwoUsersOwnTodos: two people in two browsers (separate cookie jars)
 // each see only their own todos through Agent0.
 func TestTwoUsersOwnTodos(t *testing.T) {
+	t.Parallel()
 	sb := StartSandbox(t, sandbox.Options{})
 	idpAdmin(t, sb, "/users/00u_carol/reactivate") // seeded inactive
 	alice, carol := NewPerson(t, "alice"), NewPerson(t, "carol")

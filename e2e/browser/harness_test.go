@@ -54,7 +54,7 @@ import (
 )
 
 // ActionTimeout bounds each helper call (navigation, wait, click).
-const ActionTimeout = 20 * time.Second
+const ActionTimeout = 30 * time.Second
 
 // ArtifactsDir receives screenshots and HTML of failed tests, relative to
 // this package's directory (where `go test` runs it): e2e/artifacts.

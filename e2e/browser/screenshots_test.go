@@ -23,6 +23,7 @@ var updateScreenshots = flag.Bool("update-screenshots", false, "write docs/scree
 //
 //	go test -tags browser -run TestScreenshots ./e2e/browser/ -args -update-screenshots
 func TestScreenshots(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if *updateScreenshots {
 		dir = filepath.Join("..", "..", "docs", "screenshots")

@@ -15,6 +15,7 @@ import (
 // todo; then in Todo0 itself single sign-on reuses her Acme session (no
 // password asked) and the todo shows as created by the agent for her.
 func TestAgentTodoVisibleInTodo0(t *testing.T) {
+	t.Parallel()
 	sb := StartSandbox(t, sandbox.Options{})
 	alice := NewPerson(t, "alice")
 
