@@ -32,7 +32,19 @@ func TestCatalogue(t *testing.T) {
 	// once, the waiting ones first; each has its own sandbox and data directory.
 	sort.SliceStable(scs, func(i, j int) bool { return waits(scs[i]) && !waits(scs[j]) })
 	reports := Play(ctx, scs, Options{Parallel: 8, Share: true})
+	byName := map[string]*Scenario{}
+	for _, sc := range scs {
+		byName[sc.Name] = sc
+	}
 	for _, rep := range reports {
+		// Scenarios that wait for a token to expire depend on the machine
+		// keeping up with lifetimes of seconds. On a heavily loaded machine
+		// a step can stall past them, so such a scenario gets one more try,
+		// alone; a real regression fails both.
+		if !rep.Passed && waits(byName[rep.Name]) {
+			t.Logf("%s failed once, replaying it alone: %s", rep.Name, rep.Problem)
+			rep = Play(ctx, []*Scenario{byName[rep.Name]}, Options{})[0]
+		}
 		t.Run(rep.Name, func(t *testing.T) {
 			if !rep.Passed {
 				var buf bytes.Buffer
