@@ -91,8 +91,13 @@ func TestAgent0ChatInspectorRefusal(t *testing.T) {
 			t.Fatalf("the token exchange step does not show %q:\n%s", want, exch)
 		}
 	}
-	if strings.Contains(alice.HTML(), demo.Agent0IdPClientSecret) {
-		t.Fatal("the inspector shows Agent0's client secret")
+	// Revealing is explicit, and client secrets stay hidden even then.
+	alice.Click("#reveal")
+	alice.MustContain("Tokens and codes are revealed")
+	for _, secret := range []string{demo.Agent0IdPClientSecret, demo.Agent0Todo0ClientSecret} {
+		if strings.Contains(alice.HTML(), secret) {
+			t.Fatal("the inspector shows one of Agent0's client secrets")
+		}
 	}
 
 	// Todo0's own page: the same todo, created by the agent for her.
