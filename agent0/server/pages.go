@@ -29,8 +29,9 @@ type panel struct {
 
 func (s *Server) panelFor(sessionID string, c *connection, err error) panel {
 	t := c.rec.Tokens()
-	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, AS: c.as, Steps: len(c.rec.Exchanges())}
+	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, Steps: len(c.rec.Exchanges())}
 	c.mu.Lock()
+	p.AS = c.as
 	if err == nil {
 		if c.refused != nil {
 			err = c.refused

@@ -168,7 +168,9 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		rec.finish(e, nil, err)
 		return nil, err
 	}
+	rec.mu.Lock()
 	e.Status = resp.StatusCode
+	rec.mu.Unlock()
 	resp.Body = &capture{ReadCloser: resp.Body, rec: rec, e: e, header: resp.Header.Clone()}
 	return resp, nil
 }
