@@ -75,11 +75,24 @@ func (s *Server) forget(sessionID string) {
 }
 
 func (s *Server) connectionFor(sessionID string) *connection {
+	return s.connectionWith(sessionID, nil)
+}
+
+// newRecorder is an empty flow-inspector record for one session.
+func (s *Server) newRecorder() *Recorder {
+	return newRecorder(s.lane, s.cfg.IdPClientSecret, s.cfg.Todo0ClientSecret)
+}
+
+// connectionWith returns the session's connection, creating it with rec (or
+// a new recorder) if there is none yet.
+func (s *Server) connectionWith(sessionID string, rec *Recorder) *connection {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.conns[sessionID]
 	if !ok {
-		rec := newRecorder(s.lane, s.cfg.IdPClientSecret, s.cfg.Todo0ClientSecret)
+		if rec == nil {
+			rec = s.newRecorder()
+		}
 		base := s.cfg.HTTPClient
 		tr := base.Transport
 		if rt, ok := tr.(*recordingTransport); ok {

@@ -54,6 +54,10 @@ func (s *Server) currentSession(r *http.Request) *session {
 }
 
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	// The sign-in's own exchanges (code for tokens) open the session's
+	// flow inspector record.
+	rec := s.newRecorder()
+	r = r.WithContext(withRecorder(r.Context(), rec))
 	id, _, err := s.rp.FinishLogin(w, r)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -65,13 +69,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cookie := randomID()
+	sessionID := randomID()
 	_, err = s.db.ExecContext(r.Context(), `INSERT INTO sessions(id, cookie_hash, sub, name, email, id_token, id_token_exp, refresh_token, csrf, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		randomID(), hash(cookie), id.Subject, id.Name, id.Email, id.IDToken, id.IDTokenExpiry.Unix(), id.RefreshToken, randomID(), s.now().Unix(), s.now().Add(sessionTTL).Unix())
+		sessionID, hash(cookie), id.Subject, id.Name, id.Email, id.IDToken, id.IDTokenExpiry.Unix(), id.RefreshToken, randomID(), s.now().Unix(), s.now().Add(sessionTTL).Unix())
 	if err != nil {
 		s.log.Error("session", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	s.connectionWith(sessionID, rec)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, "/", http.StatusFound)
 }

@@ -72,6 +72,7 @@ func TestAgent0ChatInspectorRefusal(t *testing.T) {
 	// The inspector: the protocol steps, masked, with decoded JWTs.
 	alice.Go(sb.Agent0URL + "/inspector")
 	alice.MustContain(
+		"Authorization code → ID token (sign-in)",
 		"Protected resource metadata (RFC 9728)",
 		"Token exchange (RFC 8693): ID token → ID-JAG",
 		"JWT bearer grant (RFC 7523): ID-JAG → access token",
