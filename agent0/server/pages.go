@@ -9,6 +9,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"golang.org/x/oauth2"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 )
 
 // panel is the connections panel: the state of the user's Todo0 connection.
@@ -168,13 +170,5 @@ func (s *Server) reconnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		s.log.Error("render", "template", name, "err", err)
-	}
+	httpx.RenderHTML(w, s.tmpl, status, name, data, "", s.log)
 }

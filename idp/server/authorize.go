@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -285,14 +286,10 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "home.html", map[string]any{"User": u, "Issuer": s.cfg.Issuer, "DemoUsers": demo.Users})
 }
 
+// loginCSP lets the login form's redirect reach the client's registered
+// redirect URI (browsers apply form-action to redirects after a POST).
+const loginCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'"
+
 func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'")
-	w.WriteHeader(status)
-	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		s.log.Error("render", "template", name, "err", err)
-	}
+	httpx.RenderHTML(w, s.tmpl, status, name, data, loginCSP, s.log)
 }
