@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 
@@ -74,7 +75,10 @@ func (s *Server) tokenExchange(ctx context.Context, c *client, form url.Values) 
 		return nil, err
 	}
 	rec.Outcome = "granted"
-	s.audit(ctx, rec)
+	// checklist 1.7: a grant the audit log does not show is not handed out.
+	if err := s.writeAudit(ctx, rec); err != nil {
+		return nil, oauth.ServerError(fmt.Errorf("audit: %w", err))
+	}
 	return resp, nil
 }
 

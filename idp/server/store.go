@@ -207,15 +207,21 @@ type auditRecord struct {
 // audit writes one record. A failure to audit is logged, not hidden: the
 // decision it records has already been made.
 func (s *Server) audit(ctx context.Context, r auditRecord) {
+	if err := s.writeAudit(ctx, r); err != nil {
+		s.log.Error("audit write failed", "event", r.Event, "err", err)
+	}
+}
+
+// writeAudit inserts one audit record and reports failure, for decisions
+// that must not take effect unrecorded (a granted ID-JAG).
+func (s *Server) writeAudit(ctx context.Context, r auditRecord) error {
 	detail, _ := json.Marshal(r.Detail)
 	if r.Detail == nil {
 		detail = []byte("{}")
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO audit(at, event, outcome, client_id, user_id, error, reason, rule, detail, app_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.now().Unix(), r.Event, r.Outcome, r.ClientID, r.UserID, r.Error, r.Reason, r.Rule, string(detail), r.AppID)
-	if err != nil {
-		s.log.Error("audit write failed", "event", r.Event, "err", err)
-	}
+	return err
 }
 
 // ---- the seeded demo world ----

@@ -86,22 +86,28 @@ func (a *Authenticator) Authenticate(r *http.Request, form url.Values) (*Client,
 	case hasHeader && !hasBasic:
 		return nil, "", oauth.InvalidClient(true, "the Authorization header must be HTTP Basic with client_id:client_secret")
 	case hasBasic:
-		id, err1 := url.QueryUnescape(user)
-		secret, err2 := url.QueryUnescape(pass)
-		if err1 != nil || err2 != nil {
-			return nil, "", oauth.InvalidClient(true, "HTTP Basic credentials must be form-urlencoded (RFC 6749 2.3.1)")
+		// RFC 6749 2.3.1 says both halves are form-urlencoded; some clients
+		// (the TypeScript MCP SDK among them) send them raw. Accept either:
+		// the decoded form first, then the raw bytes.
+		id, err := url.QueryUnescape(user)
+		if err != nil {
+			id = user
 		}
-		if fid := form.Get("client_id"); fid != "" && fid != id {
+		if fid := form.Get("client_id"); fid != "" && fid != id && fid != user {
 			return nil, "", oauth.InvalidClient(true, "client_id in the body differs from the HTTP Basic user")
 		}
-		c, err := a.secret(r.Context(), id, secret, oauth.AuthMethodClientSecretBasic, true)
+		secrets := []string{pass}
+		if dec, err := url.QueryUnescape(pass); err == nil && dec != pass {
+			secrets = []string{dec, pass}
+		}
+		c, err := a.secret(r.Context(), id, secrets, oauth.AuthMethodClientSecretBasic, true)
 		return c, oauth.AuthMethodClientSecretBasic, err
 	case hasSecret:
 		id := form.Get("client_id")
 		if id == "" {
 			return nil, "", oauth.InvalidClient(false, "client_secret sent without client_id")
 		}
-		c, err := a.secret(r.Context(), id, form.Get("client_secret"), oauth.AuthMethodClientSecretPost, false)
+		c, err := a.secret(r.Context(), id, []string{form.Get("client_secret")}, oauth.AuthMethodClientSecretPost, false)
 		return c, oauth.AuthMethodClientSecretPost, err
 	case hasAssertion:
 		c, err := a.assertion(r.Context(), form)
@@ -141,13 +147,18 @@ func (a *Authenticator) lookup(ctx context.Context, id, method string, basic boo
 	return c, nil
 }
 
-func (a *Authenticator) secret(ctx context.Context, id, secret, method string, basic bool) (*Client, error) {
+// secret checks the client's secret against each candidate (the decoded and
+// the raw form of a Basic password), every one in constant time.
+func (a *Authenticator) secret(ctx context.Context, id string, candidates []string, method string, basic bool) (*Client, error) {
 	c, err := a.lookup(ctx, id, method, basic)
 	if err != nil {
 		return nil, err
 	}
-	got := HashSecret(secret)
-	if c.SecretHash == nil || subtle.ConstantTimeCompare(got, c.SecretHash) != 1 {
+	match := 0
+	for _, cand := range candidates {
+		match |= subtle.ConstantTimeCompare(HashSecret(cand), c.SecretHash)
+	}
+	if c.SecretHash == nil || match != 1 {
 		return nil, oauth.InvalidClient(basic, "client secret for %q is wrong", id)
 	}
 	return c, nil

@@ -45,6 +45,7 @@ func setup(t *testing.T) (*clientauth.Authenticator, *ecdsa.PrivateKey) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	reg := clients{
 		"basic-only": {ID: "basic-only", SecretHash: clientauth.HashSecret("s3cret"), Methods: []string{oauth.AuthMethodClientSecretBasic}},
+		"raw":        {ID: "raw", SecretHash: clientauth.HashSecret("a+b%2F"), Methods: []string{oauth.AuthMethodClientSecretBasic}},
 		"any": {ID: "any", SecretHash: clientauth.HashSecret("p@ss:word"), Methods: clientauth.Methods,
 			Keys: jwks.Static{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256"}}}},
 	}
@@ -89,6 +90,8 @@ func TestAuthenticate(t *testing.T) {
 		// RFC 6749 2.3.1: id and secret are form-urlencoded inside Basic
 		{name: "basic with urlencoded special characters", header: basic("any", "p@ss:word"), wantClient: "any"},
 		{name: "basic with matching client_id in body", header: basic("basic-only", "s3cret"), form: url.Values{"client_id": {"basic-only"}}, wantClient: "basic-only"},
+		{name: "basic with raw (not urlencoded) special characters, as the TypeScript SDK sends", header: "Basic " + base64.StdEncoding.EncodeToString([]byte("raw:a+b%2F")), wantClient: "raw"},
+		{name: "basic with the urlencoded form of the same secret", header: basic("raw", "a+b%2F"), wantClient: "raw"},
 		{name: "post (the MCP SDKs' token-exchange habit)", form: url.Values{"client_id": {"any"}, "client_secret": {"p@ss:word"}}, wantClient: "any"},
 		{name: "private_key_jwt", form: url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWTBearer}, "client_assertion": {assertion(t, key, claims("a1", nil))}}, wantClient: "any"},
 		{name: "private_key_jwt aud = token endpoint", form: url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWTBearer}, "client_assertion": {assertion(t, key, claims("a2", func(c map[string]any) { c["aud"] = issuer + "/token" }))}}, wantClient: "any"},

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
 // MaxBodyBytes bounds any request body unless a handler sets a tighter limit.
@@ -79,7 +81,7 @@ func Middleware(party string, logger *slog.Logger, h http.Handler) http.Handler 
 				"ms", time.Since(start).Milliseconds(),
 			)
 		}()
-		h.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r.WithContext(oauth.ContextWithLogger(r.Context(), logger)))
 	})
 }
 

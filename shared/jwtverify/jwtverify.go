@@ -223,8 +223,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string, dest ...any) (*Token,
 		}
 	}
 	// 8. required claims
+	// An empty string or null is no more an identifier than an absent claim.
 	for _, name := range v.Required {
-		if _, ok := t.Raw[name]; !ok {
+		if raw, ok := t.Raw[name]; !ok || string(raw) == "null" || string(raw) == `""` {
 			return nil, fmt.Errorf("%w: %s", ErrMissingClaim, name)
 		}
 	}

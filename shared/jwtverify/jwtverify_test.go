@@ -143,6 +143,8 @@ func TestVerify(t *testing.T) {
 		{"sub missing", f.sign(t, jose.RS256, f.rsa, "rsa1", "oauth-id-jag+jwt", with(good, "sub", nil)), jwtverify.ErrMissingClaim},
 		{"jti missing", f.sign(t, jose.RS256, f.rsa, "rsa1", "oauth-id-jag+jwt", with(good, "jti", nil)), jwtverify.ErrMissingClaim},
 		{"iat missing", f.sign(t, jose.RS256, f.rsa, "rsa1", "oauth-id-jag+jwt", with(good, "iat", nil)), jwtverify.ErrMissingClaim},
+		{"sub empty", f.sign(t, jose.RS256, f.rsa, "rsa1", "oauth-id-jag+jwt", with(good, "sub", "")), jwtverify.ErrMissingClaim},
+		{"jti empty", f.sign(t, jose.RS256, f.rsa, "rsa1", "oauth-id-jag+jwt", with(good, "jti", "")), jwtverify.ErrMissingClaim},
 		// garbage
 		{"garbage", "not-a-jwt", jwtverify.ErrMalformed},
 		{"two parts", "a.b", jwtverify.ErrMalformed},

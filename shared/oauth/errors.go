@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,7 +129,7 @@ type body struct {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	oe := AsError(err)
 	if oe.Code == ErrServerError {
-		slog.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", oe.Err)
+		LoggerFrom(r.Context()).ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", oe.Err)
 	}
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)
@@ -146,4 +147,20 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+type loggerKey struct{}
+
+// ContextWithLogger makes WriteError log server errors through the party's
+// own logger (httpx.Middleware sets it) instead of the process default.
+func ContextWithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// LoggerFrom returns the logger ContextWithLogger stored, or slog.Default().
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return slog.Default()
 }
