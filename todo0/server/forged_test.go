@@ -103,9 +103,10 @@ func TestForgedIDJAGs(t *testing.T) {
 		{"missing exp", "required claim missing: exp", func() string { return sign(t, jwtSpec{}, without("exp")) }},
 		{"missing iat", "required claim missing: iat", func() string { return sign(t, jwtSpec{}, without("iat")) }},
 		// IDJAG 2: required claims are non-empty strings (sub keys the user, jti the replay record)
-		{"empty sub", "sub must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("sub", "")) }},
-		{"empty jti", "jti must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("jti", "")) }},
-		{"empty client_id", "client_id must be a non-empty string", func() string { return sign(t, jwtSpec{}, with("client_id", "")) }},
+		{"empty sub", "required claim missing: sub", func() string { return sign(t, jwtSpec{}, with("sub", "")) }},
+		{"empty jti", "required claim missing: jti", func() string { return sign(t, jwtSpec{}, with("jti", "")) }},
+		{"empty client_id", "required claim missing: client_id", func() string { return sign(t, jwtSpec{}, with("client_id", "")) }},
+		{"numeric sub", "malformed JWT", func() string { return sign(t, jwtSpec{}, with("sub", 42)) }},
 		{"numeric jti", "malformed JWT", func() string { return sign(t, jwtSpec{}, with("jti", 12345)) }},
 		{"numeric client_id", "malformed JWT", func() string { return sign(t, jwtSpec{}, with("client_id", 7)) }},
 		// checklist 3.8: resource must be one of Todo0's own resources

@@ -179,3 +179,27 @@ func TestMaintainPrunesReplayStore(t *testing.T) {
 		t.Errorf("Maintain kept an expired jti: %+v", st)
 	}
 }
+
+// Todo0's authorization endpoint exists for the TypeScript MCP SDK's metadata
+// schema but grants nothing: access comes only through an ID-JAG.
+func TestAuthorizationEndpointGrantsNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, err := http.Get(e.url + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decode(t, resp)
+	if m["authorization_endpoint"] != e.url+"/oauth2/authorize" {
+		t.Fatalf("authorization_endpoint = %v", m["authorization_endpoint"])
+	}
+	resp, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).
+		Get(e.url + "/oauth2/authorize?response_type=code&client_id=agent0-at-todo0&redirect_uri=https://evil.example/cb&state=s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := decode(t, resp)
+	if resp.StatusCode != http.StatusBadRequest || body["error"] != oauth.ErrUnsupportedRespType || resp.Header.Get("Location") != "" {
+		t.Fatalf("authorize: %d %v (Location %q)", resp.StatusCode, body, resp.Header.Get("Location"))
+	}
+}

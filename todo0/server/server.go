@@ -193,6 +193,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/.well-known/oauth-authorization-server", s.metadata).Methods(http.MethodGet)
 	r.Handle("/oauth2/jwks", s.keys).Methods(http.MethodGet)
 	r.HandleFunc("/oauth2/token", s.token)
+	r.HandleFunc("/oauth2/authorize", s.authorizeEndpoint).Methods(http.MethodGet, http.MethodPost)
 	// Service API for Todo0 MCP (client credentials of its own).
 	api := r.PathPrefix("/api/v1/users/{user}/todos").Subrouter()
 	api.HandleFunc("", s.apiListTodos).Methods(http.MethodGet)

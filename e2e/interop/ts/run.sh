@@ -10,17 +10,16 @@ npm ci --no-audit --no-fund --loglevel=error >/dev/null
 data="$(mktemp -d)"
 bin="$data/xaa-sandbox"
 (cd "$root" && go build -o "$bin" .)
-read -r p1 p2 p3 p4 < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(4)]
-[s.bind(("127.0.0.1",0)) for s in ss]
-print(*[s.getsockname()[1] for s in ss])
-[s.close() for s in ss]')
+# Four free loopback ports, found with node (a fresh machine may lack python3 and curl).
+read -r p1 p2 p3 p4 < <(node -e '
+const net = require("net");
+Promise.all([0, 1, 2, 3].map(() => new Promise(r => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)); }); })))
+  .then(ps => console.log(ps.join(" ")));')
 "$bin" up --data-dir "$data/data" --idp-port "$p1" --agent0-port "$p2" --todo0-port "$p3" --mcp-port "$p4" >"$data/up.log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do
-  curl -fs "http://localhost:$p4/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-XAA_IDP="http://localhost:$p1" XAA_AGENT0="http://localhost:$p2" XAA_TODO0="http://localhost:$p3" XAA_MCP="http://localhost:$p4/mcp" \
+node -e '
+const url = process.argv[1];
+(async () => { for (let i = 0; i < 100; i++) { try { if ((await fetch(url)).ok) return; } catch {} await new Promise(r => setTimeout(r, 100)); } process.exit(1); })();' "http://localhost:$p4/healthz" || { cat "$data/up.log"; exit 1; }
+XAA_TS_STRICT="${XAA_TS_STRICT:-1}" XAA_IDP="http://localhost:$p1" XAA_AGENT0="http://localhost:$p2" XAA_TODO0="http://localhost:$p3" XAA_MCP="http://localhost:$p4/mcp" \
   node xaa.mjs
