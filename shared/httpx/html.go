@@ -30,7 +30,9 @@ func RenderHTML(w http.ResponseWriter, t *template.Template, status int, name st
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: no-referrer makes browsers send "Origin: null" on
+	// same-origin form posts, which the console's cross-site check rightly refuses.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
