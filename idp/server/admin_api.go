@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -221,7 +222,26 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 
 	// signing keys
 	r.Handle("/keys", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.ListKeys(r.Context()) })).Methods(http.MethodGet)
-	r.Handle("/keys/rotate", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.RotateKey(r.Context(), apiActor) })).Methods(http.MethodPost)
+	r.Handle("/keys/rotate", api(ok, func(r *http.Request, w http.ResponseWriter) (any, error) {
+		// Optional body {"publish_ahead": "15s"}: publish now, sign later.
+		var in struct {
+			PublishAhead string `json:"publish_ahead"`
+		}
+		if r.ContentLength != 0 {
+			if err := decodeJSON(w, r, &in); err != nil {
+				return nil, err
+			}
+		}
+		var ahead time.Duration
+		if in.PublishAhead != "" {
+			d, err := time.ParseDuration(in.PublishAhead)
+			if err != nil {
+				return nil, oauth.InvalidRequest("publish_ahead %q is not a duration like \"15s\"", in.PublishAhead)
+			}
+			ahead = d
+		}
+		return s.RotateKeyAfter(r.Context(), apiActor, ahead)
+	})).Methods(http.MethodPost)
 
 	// audit log
 	r.Handle("/audit", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {

@@ -21,6 +21,10 @@ type KeysView struct {
 	// RetainFor is how long a retired key stays published: the longest
 	// lifetime of anything it signed (ID token or ID-JAG) plus clock skew.
 	RetainFor string `json:"retain_for"`
+	// PendingKID is published already and signs from PendingSignsAt
+	// (a rotation with publish_ahead).
+	PendingKID     string     `json:"pending_kid,omitempty"`
+	PendingSignsAt *time.Time `json:"pending_signs_at,omitempty"`
 }
 
 func (s *Server) keyRetention() time.Duration {
@@ -32,18 +36,37 @@ func (s *Server) ListKeys(ctx context.Context) (*KeysView, error) {
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
-	return &KeysView{Algorithm: string(s.keys.Algorithm()), ActiveKID: s.keys.ActiveKeyID(), Keys: list, RetainFor: s.keyRetention().String()}, nil
+	v := &KeysView{Algorithm: string(s.keys.Algorithm()), ActiveKID: s.keys.ActiveKeyID(), Keys: list, RetainFor: s.keyRetention().String()}
+	if kid, at := s.keys.PendingKeyID(); kid != "" {
+		v.PendingKID, v.PendingSignsAt = kid, &at
+	}
+	return v, nil
 }
 
 // RotateKey makes a new key sign ID tokens and ID-JAGs. The old key stays in
 // the JWKS until everything it signed has expired (Maintain prunes it).
 func (s *Server) RotateKey(ctx context.Context, actor string) (*KeysView, error) {
+	return s.RotateKeyAfter(ctx, actor, 0)
+}
+
+// maxPublishAhead bounds how long a rotation may wait before the new key signs.
+const maxPublishAhead = time.Hour
+
+// RotateKeyAfter publishes a new key now and signs with it after ahead
+// (immediately when ahead is 0). Resource servers refetch the JWKS on an
+// unknown kid only so often (Todo0: every 10 s at most), so an ahead at least
+// that long rotates without a single refused token; an immediate rotation
+// can be refused for up to that long (the key-rotation scenario shows it).
+func (s *Server) RotateKeyAfter(ctx context.Context, actor string, ahead time.Duration) (*KeysView, error) {
+	if ahead < 0 || ahead > maxPublishAhead {
+		return nil, oauth.InvalidRequest("publish_ahead must be between 0s and %s", maxPublishAhead)
+	}
 	old := s.keys.ActiveKeyID()
-	kid, err := s.keys.Rotate(ctx)
+	kid, err := s.keys.RotateAfter(ctx, ahead)
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
-	s.adminChange(ctx, actor, "keys.rotate", auditRecord{}, map[string]any{"old_kid": old, "new_kid": kid, "alg": string(s.keys.Algorithm())})
+	s.adminChange(ctx, actor, "keys.rotate", auditRecord{}, map[string]any{"old_kid": old, "new_kid": kid, "alg": string(s.keys.Algorithm()), "publish_ahead": ahead.String()})
 	return s.ListKeys(ctx)
 }
 

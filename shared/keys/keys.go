@@ -45,6 +45,10 @@ type Set struct {
 	active  jose.JSONWebKey
 	public  []jose.JSONWebKey
 	signers map[string]jose.Signer // by typ
+	// pending is a published key that starts signing at pendingAt
+	// (RotateAfter); zero when there is none.
+	pending   jose.JSONWebKey
+	pendingAt time.Time
 }
 
 // Open loads the key set, generating the first key of alg when there is none.
@@ -77,17 +81,22 @@ func supported(alg jose.SignatureAlgorithm) bool {
 }
 
 func (s *Set) load(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT kid, alg, jwk, retired_at IS NULL FROM signing_keys ORDER BY created_at, rowid`)
+	// created_at is when a key starts signing: in the future for a key
+	// published ahead by RotateAfter.
+	rows, err := s.db.QueryContext(ctx, `SELECT kid, alg, jwk, retired_at IS NULL, created_at FROM signing_keys ORDER BY created_at, rowid`)
 	if err != nil {
 		return fmt.Errorf("keys: load: %w", err)
 	}
 	defer rows.Close()
-	var active jose.JSONWebKey
+	now := time.Now().Unix()
+	var active, pending jose.JSONWebKey
+	var pendingAt time.Time
 	var public []jose.JSONWebKey
 	for rows.Next() {
 		var kid, alg, raw string
 		var isActive bool
-		if err := rows.Scan(&kid, &alg, &raw, &isActive); err != nil {
+		var created int64
+		if err := rows.Scan(&kid, &alg, &raw, &isActive, &created); err != nil {
 			return err
 		}
 		var k jose.JSONWebKey
@@ -95,8 +104,13 @@ func (s *Set) load(ctx context.Context) error {
 			return fmt.Errorf("keys: key %s is corrupt: %w", kid, err)
 		}
 		public = append(public, k.Public())
-		if isActive && jose.SignatureAlgorithm(alg) == s.alg {
+		if !isActive || jose.SignatureAlgorithm(alg) != s.alg {
+			continue
+		}
+		if created <= now {
 			active = k
+		} else if pending.Key == nil {
+			pending, pendingAt = k, time.Unix(created, 0)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -104,8 +118,57 @@ func (s *Set) load(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.active, s.public, s.signers = active, public, map[string]jose.Signer{}
+	s.pending, s.pendingAt = pending, pendingAt
 	s.mu.Unlock()
 	return nil
+}
+
+// RotateAfter publishes a new key now and makes it the signing key only
+// after ahead. Verifiers that cache the JWKS and refetch on an unknown kid
+// at most every N seconds then never meet a kid they cannot resolve, as
+// long as ahead >= N: by the time the new kid appears in a token, a refetch
+// is allowed, or already happened. ahead <= 0 is Rotate.
+func (s *Set) RotateAfter(ctx context.Context, ahead time.Duration) (string, error) {
+	if ahead <= 0 {
+		return s.Rotate(ctx)
+	}
+	k, err := generate(s.alg)
+	if err != nil {
+		return "", err
+	}
+	raw, err := k.MarshalJSON()
+	if err != nil {
+		return "", err
+	}
+	at := time.Now().Add(ahead).Unix()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO signing_keys(kid, alg, jwk, created_at) VALUES (?, ?, ?, ?)`, k.KeyID, string(s.alg), string(raw), at); err != nil {
+		return "", fmt.Errorf("keys: rotate: %w", err)
+	}
+	return k.KeyID, s.load(ctx)
+}
+
+// PendingKeyID is the kid of a key published ahead of signing, and when it
+// starts to sign; empty when there is none.
+func (s *Set) PendingKeyID() (string, time.Time) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pending.KeyID, s.pendingAt
+}
+
+// promoteDue makes a pending key the signing key once its time has come,
+// retiring the keys it replaces as of that moment.
+func (s *Set) promoteDue() error {
+	s.mu.RLock()
+	kid, at := s.pending.KeyID, s.pendingAt
+	s.mu.RUnlock()
+	if kid == "" || time.Now().Before(at) {
+		return nil
+	}
+	ctx := context.Background()
+	if _, err := s.db.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ? AND created_at <= ?`, at.Unix(), kid, at.Unix()); err != nil {
+		return fmt.Errorf("keys: promote %s: %w", kid, err)
+	}
+	return s.load(ctx)
 }
 
 // Rotate generates a new key of the set's algorithm and makes it the signing
@@ -186,6 +249,9 @@ func (s *Set) Sign(typ string, claims ...any) (string, error) {
 }
 
 func (s *Set) signer(typ string) (jose.Signer, error) {
+	if err := s.promoteDue(); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	sg, ok := s.signers[typ]
 	active := s.active
@@ -255,6 +321,8 @@ type KeyInfo struct {
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 	Active    bool       `json:"active"` // signs new tokens
+	// Pending: published, starts signing at CreatedAt (RotateAfter).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // List describes every stored key (all of them are published), newest first.
@@ -279,6 +347,7 @@ func (s *Set) List(ctx context.Context) ([]KeyInfo, error) {
 			k.RetiredAt = &t
 		}
 		k.Active = k.KID == active
+		k.Pending = !retired.Valid && created > time.Now().Unix()
 		out = append(out, k)
 	}
 	return out, rows.Err()

@@ -90,3 +90,67 @@ func TestUnsupportedAlgorithm(t *testing.T) {
 		t.Fatal("HS256 signing keys must be refused")
 	}
 }
+
+// RotateAfter publishes the next key before it signs, so a verifier that
+// refetches the JWKS on an unknown kid only every so often never meets a kid
+// it cannot resolve.
+func TestRotateAfterPublishesFirst(t *testing.T) {
+	s, closeDB := open(t, filepath.Join(t.TempDir(), "k.db"), jose.ES256)
+	defer closeDB()
+	ctx := context.Background()
+	oldKid := s.ActiveKeyID()
+	claims := jwt.Claims{Issuer: "iss", Subject: "u", Expiry: jwt.NewNumericDate(time.Now().Add(time.Hour))}
+	kidOf := func() string {
+		tok, err := s.Sign("JWT", claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Headers[0].KeyID
+	}
+	newKid, err := s.RotateAfter(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pk, at := s.PendingKeyID(); pk != newKid || at.IsZero() {
+		t.Fatalf("PendingKeyID = %s %v, want %s", pk, at, newKid)
+	}
+	// Published at once...
+	if _, err := s.Key(ctx, newKid); err != nil {
+		t.Fatalf("the next key is not published yet: %v", err)
+	}
+	// ...but the old key still signs.
+	if got := kidOf(); got != oldKid {
+		t.Fatalf("signed with %s before the switch, want the old %s", got, oldKid)
+	}
+	list, _ := s.List(ctx)
+	pending := 0
+	for _, k := range list {
+		if k.Pending {
+			pending++
+		}
+	}
+	if pending != 1 {
+		t.Fatalf("List shows %d pending keys, want 1: %+v", pending, list)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if got := kidOf(); got != newKid {
+		t.Fatalf("signed with %s after the switch, want %s", got, newKid)
+	}
+	if pk, _ := s.PendingKeyID(); pk != "" || s.ActiveKeyID() != newKid {
+		t.Fatalf("after the switch: pending %q active %q", pk, s.ActiveKeyID())
+	}
+	// The old key is retired (and so prunable later) but still published.
+	if _, err := s.Key(ctx, oldKid); err != nil {
+		t.Fatal("the old key vanished at the switch")
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Prune with an old cutoff removed %d keys (%v)", n, err)
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Prune after retention removed %d keys (%v), want the old one", n, err)
+	}
+}
