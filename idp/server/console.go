@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -376,9 +377,20 @@ func (s *Server) runAction(ctx context.Context, actor, action string, f url.Valu
 	case "connection.delete":
 		return "Managed connection deleted.", nil, s.DeleteConnection(ctx, actor, get("id"))
 	case "keys.rotate":
-		k, err := s.RotateKey(ctx, actor)
+		var ahead time.Duration
+		if v := strings.TrimSpace(get("publish_ahead")); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return "", nil, oauth.InvalidRequest("publish ahead %q is not a duration like 15s", v)
+			}
+			ahead = d
+		}
+		k, err := s.RotateKeyAfter(ctx, actor, ahead)
 		if err != nil {
 			return "", nil, err
+		}
+		if k.PendingKID != "" {
+			return "New signing key " + k.PendingKID + " is published and signs from " + k.PendingSignsAt.Format("15:04:05") + "; until then " + k.ActiveKID + " signs.", nil, nil
 		}
 		return "New signing key " + k.ActiveKID + " is active; the old one stays published for " + k.RetainFor + ".", nil, nil
 	case "faults.set":

@@ -224,6 +224,12 @@ func TestConsoleOperations(t *testing.T) {
 	if e.s.keys.ActiveKeyID() == old {
 		t.Fatal("keys.rotate did not rotate")
 	}
+	// With publish_ahead the next key is published but does not sign yet.
+	current := e.s.keys.ActiveKeyID()
+	act("keys.rotate", url.Values{"publish_ahead": {"30s"}})
+	if pk, _ := e.s.keys.PendingKeyID(); pk == "" || e.s.keys.ActiveKeyID() != current {
+		t.Fatalf("keys.rotate with publish_ahead: pending %q, active %q (was %q)", pk, e.s.keys.ActiveKeyID(), current)
+	}
 	act("faults.set", url.Values{"fault": {FaultWrongTyp, FaultExpired}})
 	if got := e.s.faults.Active(); len(got) != 2 {
 		t.Fatalf("faults: %v", got)
