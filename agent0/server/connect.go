@@ -34,9 +34,11 @@ type connection struct {
 	as      string // the discovered authorization server
 	err     error  // the last failure, shown to the user
 	// refused is a refusal by the IdP or the AS. It is sticky: Agent0 makes
-	// no further calls for the user until they press Reconnect.
-	refused error
-	tools   []toolInfo // from tools/list
+	// no further calls for the user until they press Reconnect or
+	// Config.RetryRefusedAfter has passed since refusedAt.
+	refused   error
+	refusedAt time.Time
+	tools     []toolInfo // from tools/list
 
 	rec    *Recorder    // the flow inspector's record of this session
 	client *http.Client // records into rec
@@ -214,7 +216,10 @@ func (s *Server) mcpSession(ctx context.Context, sessionID string) (*mcp.ClientS
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.refused != nil {
-		return nil, c, c.refused
+		if s.cfg.RetryRefusedAfter < 0 || s.now().Before(c.refusedAt.Add(s.cfg.RetryRefusedAfter)) {
+			return nil, c, c.refused
+		}
+		c.refused = nil // time to ask the IdP again
 	}
 	if c.session != nil {
 		return c.session, c, nil
@@ -262,7 +267,7 @@ func (s *Server) mcpSession(ctx context.Context, sessionID string) (*mcp.ClientS
 	if err != nil {
 		c.err = err
 		if isRefusal(err) {
-			c.refused = err
+			c.refused, c.refusedAt = err, s.now()
 		}
 		return nil, c, err
 	}
@@ -304,12 +309,13 @@ func (s *Server) refreshTools(ctx context.Context, sessionID string) ([]toolInfo
 }
 
 // failed remembers a failed call: a refusal stops further calls until
-// Reconnect; either way the MCP session is dropped and re-made next time.
+// Reconnect or RetryRefusedAfter; either way the MCP session is dropped and
+// re-made next time.
 func (s *Server) failed(sessionID string, c *connection, err error) {
 	c.mu.Lock()
 	c.err = err
 	if isRefusal(err) {
-		c.refused = err
+		c.refused, c.refusedAt = err, s.now()
 	}
 	c.mu.Unlock()
 	s.dropConnection(sessionID)

@@ -27,6 +27,7 @@ type panel struct {
 	Exchanges  int
 	AS         string
 	Steps      int
+	RetryAt    time.Time // after a refusal: when Agent0 asks again on its own (zero: only on Reconnect)
 }
 
 func (s *Server) panelFor(sessionID string, c *connection, err error) panel {
@@ -34,6 +35,9 @@ func (s *Server) panelFor(sessionID string, c *connection, err error) panel {
 	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, Steps: len(c.rec.Exchanges())}
 	c.mu.Lock()
 	p.AS = c.as
+	if c.refused != nil && s.cfg.RetryRefusedAfter > 0 {
+		p.RetryAt = c.refusedAt.Add(s.cfg.RetryRefusedAfter)
+	}
 	if err == nil {
 		if c.refused != nil {
 			err = c.refused

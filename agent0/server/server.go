@@ -42,9 +42,14 @@ type Config struct {
 	// another id than at the IdP (demo.Agent0Todo0ClientID).
 	Todo0ClientID, Todo0ClientSecret string
 	// Scopes requested for Todo0 (todos.read todos.write).
-	Scopes     []string
-	HTTPClient *http.Client
-	Logger     *slog.Logger
+	Scopes []string
+	// RetryRefusedAfter is how long a refusal by the IdP or the AS stops
+	// every call for the user (1m). The first request after it asks again,
+	// so an administrator's reactivation takes effect without anyone
+	// touching Agent0; Reconnect asks at once. Negative: only Reconnect.
+	RetryRefusedAfter time.Duration
+	HTTPClient        *http.Client
+	Logger            *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -61,6 +66,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Todo0ClientID == "" {
 		c.Todo0ClientID, c.Todo0ClientSecret = demo.Agent0Todo0ClientID, demo.Agent0Todo0ClientSecret
+	}
+	if c.RetryRefusedAfter == 0 {
+		c.RetryRefusedAfter = time.Minute
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = demo.Todo0Scopes

@@ -12,10 +12,12 @@ import (
 // deactivates alice; Agent0's next exchange for her is refused with
 // access_denied and Agent0's page says so; the console's audit page shows the
 // denial with its reason and rule. Reactivating her in the console restores
-// access: nothing is changed at Agent0 (no new sign-in, no configuration),
-// she only presses Agent0's Reconnect.
+// access without anyone touching Agent0: no new sign-in, no configuration,
+// no Reconnect; her next request after Agent0's back-off simply works.
 func TestAdminConsoleDeactivation(t *testing.T) {
-	sb := StartSandbox(t, shortTokens)
+	opts := shortTokens
+	opts.Agent0RetryRefusedAfter = 3 * time.Second // Agent0 asks the IdP again on its own after a refusal
+	sb := StartSandbox(t, opts)
 	alice := NewPerson(t, "alice")
 	alice.SignIn(sb.Agent0URL+"/login", "alice", "alice-demo")
 	alice.WaitText("#conn-title", "Todo0 connected via Cross App Access")
@@ -48,11 +50,13 @@ func TestAdminConsoleDeactivation(t *testing.T) {
 	admin.WaitText("table.audit", "token_exchange")
 	admin.MustContain("denied", "access_denied", "user alice is deactivated", "checklist 1.3 user active")
 
-	// Reactivate in the console; Agent0 reconnects without a new sign-in.
+	// Reactivate in the console. Nobody touches Agent0: alice's next request
+	// after Agent0's back-off asks the IdP again, and the exchange succeeds.
 	admin.Go(sb.IdPURL + "/admin/users")
 	admin.Click(`#user-alice button[name="reactivate"]`)
 	admin.WaitText(".msg", "alice is active again")
-	alice.Click("#reconnect")
+	time.Sleep(opts.Agent0RetryRefusedAfter)
+	alice.Say("show my todos")
 	alice.WaitText("#conn-title", "Todo0 connected via Cross App Access")
 	alice.Say("show my todos")
 	alice.WaitText("#chat", "You have 1 todos")

@@ -45,6 +45,9 @@ type Options struct {
 	// IdPJWKSMinRefresh bounds how often Todo0 refetches the IdP's JWKS for
 	// an unknown kid (10s); the key-rotation scenario shortens it.
 	IdPJWKSMinRefresh time.Duration
+	// Agent0RetryRefusedAfter is how long a refusal stops Agent0's calls for
+	// a user before it asks the IdP again on its own (1m; negative: only Reconnect).
+	Agent0RetryRefusedAfter time.Duration
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -131,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	}
 	sb.Agent0, err = agent0.New(ctx, agent0.Config{
 		PublicURL: sb.Agent0URL, DataDir: filepath.Join(o.DataDir, "agent0"), IdPIssuer: sb.IdPURL,
-		MCPURL: sb.MCPResource, Logger: logger.With("party", "agent0"),
+		MCPURL: sb.MCPResource, RetryRefusedAfter: o.Agent0RetryRefusedAfter, Logger: logger.With("party", "agent0"),
 	})
 	if err != nil {
 		sb.IdP.Close()
