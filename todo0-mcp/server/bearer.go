@@ -49,11 +49,15 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			s.challenge(w, http.StatusUnauthorized, "", "", "")
 			return
 		}
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			// Credentials were sent, just not a Bearer token: say so.
-			// (RFC 6750 3.1 would also allow a challenge with no error code.)
-			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "use the Bearer scheme with a Todo0 access token", "")
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			// RFC 6750 3.1: an unsupported authentication method gets the
+			// challenge with no error code, as if no credentials were sent.
+			s.challenge(w, http.StatusUnauthorized, "", "", "")
+			return
+		}
+		if strings.TrimSpace(tok) == "" {
+			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "the Bearer scheme needs a Todo0 access token after it", "")
 			return
 		}
 		ti, err := s.verify(r.Context(), strings.TrimSpace(tok))

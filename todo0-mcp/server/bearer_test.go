@@ -51,9 +51,10 @@ func TestBearerBattery(t *testing.T) {
 	}{
 		// checklist 4: no token -> 401, resource_metadata and scope, no error code
 		{name: "no token", status: 401, scope: all},
-		// RFC 6750 3.1: credentials in another scheme are not a Bearer token
-		{name: "Basic scheme", authz: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")), status: 401, code: "invalid_request", scope: all},
-		{name: "Token scheme", authz: "Token " + e.token(oauth.TypAccessToken, nil), status: 401, code: "invalid_request", scope: all},
+		// RFC 6750 3.1: an unsupported authentication method gets no error code
+		{name: "Basic scheme", authz: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")), status: 401, scope: all},
+		{name: "Token scheme", authz: "Token " + e.token(oauth.TypAccessToken, nil), status: 401, scope: all},
+		{name: "bare Bearer", authz: "Bearer", status: 401, code: "invalid_request", scope: all},
 		// checklist 4: a token was sent but is bad -> error="invalid_token"
 		{name: "garbage", authz: "Bearer garbage", status: 401, code: "invalid_token", scope: all},
 		{name: "empty bearer", authz: "Bearer ", status: 401, code: "invalid_request", scope: all},

@@ -114,8 +114,15 @@ func FuzzBearer(f *testing.F) {
 			if valid {
 				t.Fatalf("a valid token was refused: %s", challenge)
 			}
-			if authz != "" && !strings.Contains(challenge, `error="`) {
+			// RFC 6750 3.1: a Bearer attempt gets an error code; another
+			// scheme (an unsupported method) gets none.
+			scheme, _, _ := strings.Cut(authz, " ")
+			bearer := strings.EqualFold(scheme, "bearer")
+			if bearer && !strings.Contains(challenge, `error="`) {
 				t.Fatalf("a token was sent but the challenge names no error: %q", challenge)
+			}
+			if authz != "" && !bearer && strings.Contains(challenge, `error="`) {
+				t.Fatalf("an unsupported scheme got an error code (RFC 6750 3.1): %q", challenge)
 			}
 			return
 		case http.StatusBadRequest:
