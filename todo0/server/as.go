@@ -72,18 +72,10 @@ func (s *Server) authorizeEndpoint(w http.ResponseWriter, r *http.Request) {
 
 // token is the token endpoint. Order: request shape (POST, form, size,
 // no repeated parameter), client authentication, grant_type, then the grant's
-// own checks (redeemIDJAG). Faults, when switched on, act first (slow,
-// server_error) or on the success response (refresh_token, wrong_token_type).
+// own checks (redeemIDJAG). Faults, when switched on, act first
+// (server_error), once the body is read (slow), or on the success response
+// (refresh_token, wrong_token_type).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if s.faults.On(FaultSlow) {
-		t := time.NewTimer(slowDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return // the client gave up; nobody is left to answer
-		}
-	}
 	if s.faults.On(FaultServerError) {
 		oauth.WriteError(w, r, &oauth.Error{Code: oauth.ErrServerError, Status: http.StatusInternalServerError,
 			Description: "simulated failure: the sandbox fault token.server_error is on", Err: errors.New("fault token.server_error")})
@@ -96,6 +88,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		oauth.WriteError(w, r, err)
 		return
+	}
+	// The slow fault waits only once the body is read: net/http notices a
+	// client that gave up (and cancels the context) only after that.
+	if s.faults.On(FaultSlow) {
+		t := time.NewTimer(slowDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up; nobody is left to answer
+		}
 	}
 	c, _, err := s.clients.Authenticate(r, form)
 	if err != nil {
