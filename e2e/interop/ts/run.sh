@@ -6,7 +6,20 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$here"
-npm ci --no-audit --no-fund --loglevel=error >/dev/null
+# npm ci when the registry answers; otherwise the node_modules that npm ci
+# makes from package-lock.json, packed beside the project for offline
+# machines (XAA_OFFLINE_NPM names another copy of the archive).
+offline="${XAA_OFFLINE_NPM:-$root/../shared/offline-npm/e2e-interop-ts-node_modules.tgz}"
+if npm ping --fetch-retries=0 --fetch-timeout=5000 >/dev/null 2>&1; then
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null
+elif [ -f "$offline" ]; then
+	echo "npm registry unreachable: using the offline node_modules in $offline" >&2
+	rm -rf node_modules
+	tar -xzf "$offline" -C "$here"
+else
+	echo "npm registry unreachable and no offline archive at $offline (set XAA_OFFLINE_NPM)" >&2
+	exit 1
+fi
 data="$(mktemp -d)"
 bin="$data/xaa-sandbox"
 (cd "$root" && go build -o "$bin" .)
