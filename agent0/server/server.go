@@ -210,5 +210,5 @@ func (s *Server) Handler() http.Handler {
 	// Agent0's public keys, for private_key_jwt client authentication at the IdP.
 	r.Handle("/.well-known/jwks.json", s.keys).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return httpx.Middleware("agent0", s.log, r)
+	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }

@@ -11,13 +11,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -29,7 +29,8 @@ const (
 
 // sameOrigin reports whether a request may come from a browser page of this
 // IdP: Sec-Fetch-Site (sent by every current browser) must not say another
-// site, and an Origin header, when present, must be ours.
+// site, and an Origin header, when present, must be our configured origin
+// (or its loopback form), never one derived from the request's own Host.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
@@ -43,12 +44,7 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	if o == "null" {
 		return false
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	iss, _ := url.Parse(s.cfg.Issuer)
-	return o == iss.Scheme+"://"+iss.Host || o == scheme+"://"+r.Host
+	return httpx.NewHosts(s.cfg.Issuer).SameOrigin(o)
 }
 
 func crossSite() *oauth.Error {

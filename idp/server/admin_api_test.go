@@ -53,6 +53,8 @@ func TestAdminAPIRefuses(t *testing.T) {
 		{"same-site (other port) fetch", "POST", "/users/00u_alice/deactivate", "", with(map[string]string{"Sec-Fetch-Site": "same-site"}), 403, "access_denied"},
 		{"foreign Origin", "POST", "/users/00u_alice/deactivate", "", with(map[string]string{"Origin": "http://evil.example"}), 403, "access_denied"},
 		{"null Origin", "POST", "/users/00u_alice/deactivate", "", with(map[string]string{"Origin": "null"}), 403, "access_denied"},
+		// DNS rebinding: another name for our address, with an Origin that matches that name.
+		{"rebound Host with a matching Origin", "POST", "/users/00u_alice/deactivate", "", with(map[string]string{"Host": "rebind.example:" + e.port(), "Origin": "http://rebind.example:" + e.port()}), 400, "invalid_request"},
 		{"bad JSON", "POST", "/users", `{"username":`, with(map[string]string{"Content-Type": "application/json"}), 400, "invalid_request"},
 		{"unknown field", "POST", "/users", `{"username":"dave","name":"Dave","email":"d@acme.example","password":"dave-demo-pw","role":"root"}`, with(map[string]string{"Content-Type": "application/json"}), 400, "invalid_request"},
 		{"trailing data", "POST", "/groups", `{"name":"a"} {"name":"b"}`, with(map[string]string{"Content-Type": "application/json"}), 400, "invalid_request"},
@@ -71,6 +73,9 @@ func TestAdminAPIRefuses(t *testing.T) {
 			req, _ := http.NewRequest(r.method, e.ts.URL+"/admin/api"+r.path, strings.NewReader(r.body))
 			for k, v := range r.hdr {
 				req.Header.Set(k, v)
+			}
+			if h := r.hdr["Host"]; h != "" {
+				req.Host = h
 			}
 			got := e.do(req)
 			if got.Status != r.status || got.str("error") != r.code || got.Header.Get("Cache-Control") != "no-store" {

@@ -323,3 +323,9 @@ func peek(t *testing.T, raw string) (map[string]any, map[string]any) {
 	}
 	return h, claims
 }
+
+// port is the test server's port.
+func (e *env) port() string {
+	u, _ := url.Parse(e.ts.URL)
+	return u.Port()
+}

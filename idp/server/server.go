@@ -170,7 +170,7 @@ func (s *Server) Handler() http.Handler {
 	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
 	s.consoleRoutes(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return httpx.Middleware("idp", s.log, r)
+	return httpx.Middleware(s.cfg.Issuer, s.log, r)
 }
 
 // Maintain prunes expired one-time state; the front door calls it periodically.

@@ -54,8 +54,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 	}
 }
 
-// Middleware wraps h with panic recovery, a body limit and a request log.
-func Middleware(party string, logger *slog.Logger, h http.Handler) http.Handler {
+// Middleware wraps a party's handler h with the Host check (CheckHost on the
+// hosts of publicURL), panic recovery, a body limit and a request log. The
+// logger names the party (logger.With("party", ...)); the log lines add only
+// the request.
+func Middleware(publicURL string, logger *slog.Logger, h http.Handler) http.Handler {
+	h = CheckHost(NewHosts(publicURL), h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -67,13 +71,12 @@ func Middleware(party string, logger *slog.Logger, h http.Handler) http.Handler 
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				logger.Error("panic", "party", party, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 				if !rec.wrote {
 					http.Error(rec, "internal error", http.StatusInternalServerError)
 				}
 			}
 			logger.Info("http",
-				"party", party,
 				"method", r.Method,
 				"path", r.URL.Path,
 				"query", RedactQuery(r.URL.Query()),

@@ -28,7 +28,7 @@ func TestMiddleware(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	secret := "SECRET-authorization-code-value-1234567890"
-	h := httpx.Middleware("test", logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := httpx.Middleware("http://example.com", logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {
 			panic("boom")
 		}

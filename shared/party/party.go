@@ -104,7 +104,7 @@ func RunListener(ctx context.Context, ln net.Listener, s Server, logger *slog.Lo
 func Main(name string, run func(ctx context.Context, args []string, logger *slog.Logger) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := Logger()
+	logger := Logger().With("party", name)
 	if err := run(ctx, os.Args[1:], logger); err != nil && err != flag.ErrHelp {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, strings.TrimPrefix(err.Error(), name+": "))
 		return 1

@@ -80,6 +80,7 @@ func FuzzBearer(f *testing.F) {
 			body = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_todo","arguments":{"title":"x"}}}`
 		}
 		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
+		r.Host = "mcp.fuzz.test"
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Accept", "application/json, text/event-stream")
 		if authz != "" {

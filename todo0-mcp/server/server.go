@@ -170,7 +170,7 @@ func (s *Server) Handler() http.Handler {
 	streamable := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: s.log})
 	r.Handle(demo.MCPPath, s.protect(streamable))
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return httpx.Middleware("todo0-mcp", s.log, r)
+	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }
 
 var errNotTodo0 = errors.New("not a Todo0 access token")

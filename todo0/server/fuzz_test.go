@@ -127,6 +127,7 @@ func FuzzJWTBearer(f *testing.F) {
 			form.Set("scope", reqScope)
 		}
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+		r.Host = strings.TrimPrefix(z.public, "http://")
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.SetBasicAuth(demo.Agent0Todo0ClientID, demo.Agent0Todo0ClientSecret)
 		w := httptest.NewRecorder()

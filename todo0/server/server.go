@@ -214,7 +214,7 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such endpoint at Todo0"})
 	})
-	return httpx.Middleware("todo0", s.log, r)
+	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }
 
 // Maintain prunes expired replay records and sessions.
