@@ -93,3 +93,22 @@ func TestBobIsNotAssignedToTodo0(t *testing.T) {
 	}
 	mustContain(t, page, "Refused by your administrator", "not assigned to Todo0")
 }
+
+// Todo0 MCP closes idle sessions; Agent0 notices the 404 and connects
+// afresh, so the user's next action still works.
+func TestAgent0ReconnectsAfterMCPSessionTimeout(t *testing.T) {
+	sb := start(t, sandbox.Options{MCPSessionTimeout: 300 * time.Millisecond})
+	c := ctx(t)
+	alice := webclient.New()
+	page, err := alice.SignIn(c, sb.Agent0URL+"/login", "alice", "alice-demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, page, "Todo0 connected via Cross App Access")
+	time.Sleep(time.Second) // longer than the MCP session timeout
+	page, err = alice.SubmitForm(c, page, "/todos", url.Values{"title": {"after the timeout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, page, "after the timeout", "Added")
+}

@@ -329,6 +329,14 @@ func (s *Server) callTool(ctx context.Context, sessionID, name string, args map[
 		return nil, err
 	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if errors.Is(err, mcp.ErrSessionMissing) {
+		// Todo0 MCP closed the idle session (404): connect afresh, once.
+		s.dropConnection(sessionID)
+		if cs, c, err = s.mcpSession(ctx, sessionID); err != nil {
+			return nil, err
+		}
+		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	}
 	if err != nil {
 		s.failed(sessionID, c, err)
 		return nil, err

@@ -48,6 +48,8 @@ type Options struct {
 	// Agent0RetryRefusedAfter is how long a refusal stops Agent0's calls for
 	// a user before it asks the IdP again on its own (1m; negative: only Reconnect).
 	Agent0RetryRefusedAfter time.Duration
+	// MCPSessionTimeout closes Todo0 MCP sessions idle this long (30m).
+	MCPSessionTimeout time.Duration
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -126,7 +128,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 		sb.IdP.Close()
 		return nil, err
 	}
-	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "todo0-mcp")})
+	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, SessionTimeout: o.MCPSessionTimeout, Logger: logger.With("party", "todo0-mcp")})
 	if err != nil {
 		sb.IdP.Close()
 		sb.Todo0.Close()

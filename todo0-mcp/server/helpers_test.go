@@ -138,13 +138,17 @@ type mcpEnv struct {
 	api *fakeAPI
 }
 
-func newMCPEnv(t *testing.T) *mcpEnv {
+func newMCPEnv(t *testing.T, tweak ...func(*Config)) *mcpEnv {
 	t.Helper()
 	e := &mcpEnv{t: t, as: newFakeAS(t), api: newFakeAPI(t)}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	s, err := New(Config{PublicURL: srv.URL, AuthServer: e.as.URL, Todo0API: e.api.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{PublicURL: srv.URL, AuthServer: e.as.URL, Todo0API: e.api.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +190,20 @@ func (e *mcpEnv) token(typ string, mut func(map[string]any)) string {
 // post sends a JSON-RPC body to /mcp the way a streamable HTTP client does.
 func (e *mcpEnv) post(path, authz, body string) *http.Response {
 	e.t.Helper()
+	return e.postWith(path, authz, body, nil)
+}
+
+// postWith is post with extra request headers.
+func (e *mcpEnv) postWith(path, authz, body string, hdr map[string]string) *http.Response {
+	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
@@ -19,8 +21,16 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Todo0API, "todo0-api", party.Env("TODO0_API_URL", ""), "Todo0 API base URL (default: --auth-server) (env TODO0_API_URL)")
 	fs.StringVar(&cfg.ServiceClientSecret, "service-client-secret", party.Env("TODO0_MCP_SERVICE_SECRET", demo.MCPServiceClientSecret), "this server's client secret at Todo0 (env TODO0_MCP_SERVICE_SECRET)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("TODO0_MCP_ADMIN_TOKEN", demo.MCPAdminToken), "bearer token for /admin/api/faults (env TODO0_MCP_ADMIN_TOKEN)")
+	origins := party.String(fs, "allowed-origins", "TODO0_MCP_ALLOWED_ORIGINS", "", "comma-separated browser origins, besides this server's own, that may call /mcp")
+	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 30*time.Minute, "close MCP sessions idle this long")
+	fs.IntVar(&cfg.MaxSessionsPerUser, "max-sessions-per-user", 16, "MCP sessions one user may hold; a new one closes the oldest")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
 	}
 	cfg.ServiceClientID, cfg.Logger = demo.MCPServiceClientID, logger
 	s, err := New(cfg)

@@ -41,8 +41,16 @@ type Config struct {
 	ClockSkew                            time.Duration // (30s)
 	// AdminToken guards the fault switchboard at /admin/api/faults (demo.MCPAdminToken).
 	AdminToken string
-	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// AllowedOrigins are browser origins, besides this server's own, that
+	// may call /mcp (none). Any other Origin gets 403 (MCP transport rule).
+	AllowedOrigins []string
+	// SessionTimeout closes an MCP session idle this long (30m).
+	SessionTimeout time.Duration
+	// MaxSessionsPerUser bounds one user's MCP sessions; a new one closes
+	// the oldest (16).
+	MaxSessionsPerUser int
+	HTTPClient         *http.Client
+	Logger             *slog.Logger
 }
 
 // Server is a running Todo0 MCP.
@@ -56,6 +64,7 @@ type Server struct {
 	// enterprise-managed-authorization extension and serves clients that
 	// offered it in initialize; mcp serves the others (echo, don't impose).
 	mcp, mcpEMA *mcp.Server
+	sessions    *sessionCap
 	faults      *faults.Set
 	log         *slog.Logger
 }
@@ -82,6 +91,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 30 * time.Minute
+	}
+	if cfg.MaxSessionsPerUser == 0 {
+		cfg.MaxSessionsPerUser = 16
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -113,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mcp = s.newMCPServer(nil)
 	s.mcpEMA = s.newMCPServer(map[string]any{oauth.ExtensionEnterpriseManagedAuthorization: map[string]any{}})
+	s.sessions = &sessionCap{max: cfg.MaxSessionsPerUser, servers: []*mcp.Server{s.mcp, s.mcpEMA}, byID: map[string]sessionOwner{}}
 	return s, nil
 }
 
@@ -167,8 +183,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/.well-known/oauth-protected-resource"+demo.MCPPath, s.protectedResourceMetadata)
 	r.HandleFunc("/.well-known/oauth-protected-resource", s.protectedResourceMetadata)
 	r.Handle("/admin/api/faults", faults.Handler(s.faults, s.cfg.AdminToken))
-	streamable := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: s.log})
-	r.Handle(demo.MCPPath, s.protect(streamable))
+	streamable := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: s.log, SessionTimeout: s.cfg.SessionTimeout})
+	r.Handle(demo.MCPPath, s.originGate(s.protect(s.sessions.track(streamable))))
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }
