@@ -105,6 +105,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	faults  *faults.Set
+	// failures aggregates failed-authentication audit records.
+	failures failureAggregator
 
 	// clientKeyCache holds one remote JWKS per registered client jwks_uri.
 	clientKeyCache sync.Map
@@ -179,7 +181,7 @@ func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
 	// A retired signing key goes once everything it signed has expired.
 	_, perr := s.keys.Prune(ctx, s.now().Add(-s.keyRetention()))
-	err = errors.Join(err, perr)
+	err = errors.Join(err, perr, s.flushSuppressed(ctx))
 	for _, q := range []string{
 		`DELETE FROM auth_codes WHERE expires_at < ?`,
 		`DELETE FROM access_tokens WHERE expires_at < ?`,

@@ -206,7 +206,19 @@ type auditRecord struct {
 
 // audit writes one record. A failure to audit is logged, not hidden: the
 // decision it records has already been made.
+//
+// Failed authentications, which anyone can cause, are aggregated beyond a
+// burst per minute (audit_limit.go).
 func (s *Server) audit(ctx context.Context, r auditRecord) {
+	if isFailedAuth(r) {
+		ok, summary := s.failures.admit(r.Event, s.now())
+		if summary != nil {
+			s.audit(ctx, *summary)
+		}
+		if !ok {
+			return
+		}
+	}
 	if err := s.writeAudit(ctx, r); err != nil {
 		s.log.Error("audit write failed", "event", r.Event, "err", err)
 	}
@@ -215,6 +227,7 @@ func (s *Server) audit(ctx context.Context, r auditRecord) {
 // writeAudit inserts one audit record and reports failure, for decisions
 // that must not take effect unrecorded (a granted ID-JAG).
 func (s *Server) writeAudit(ctx context.Context, r auditRecord) error {
+	r = capRecord(r)
 	detail, _ := json.Marshal(r.Detail)
 	if r.Detail == nil {
 		detail = []byte("{}")
