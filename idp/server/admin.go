@@ -1007,6 +1007,18 @@ func (s *Server) ListGrants(ctx context.Context, userID string) (*UserGrants, er
 	return g, nil
 }
 
+// revokeSession revokes a session and every refresh token issued under it;
+// ID tokens and access tokens of the session stop working because the token
+// exchange and userinfo check the session.
+func (s *Server) revokeSession(ctx context.Context, sid string) error {
+	now := s.now().Unix()
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		_, e1 := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, now, sid)
+		_, e2 := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, now, sid)
+		return errors.Join(e1, e2)
+	})
+}
+
 // RevokeSession revokes one session and every refresh token issued under it.
 func (s *Server) RevokeSession(ctx context.Context, actor, sid string) error {
 	var userID string
@@ -1015,13 +1027,7 @@ func (s *Server) RevokeSession(ctx context.Context, actor, sid string) error {
 	} else if err != nil {
 		return oauth.ServerError(err)
 	}
-	now := s.now().Unix()
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		_, e1 := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, now, sid)
-		_, e2 := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, now, sid)
-		return errors.Join(e1, e2)
-	})
-	if err != nil {
+	if err := s.revokeSession(ctx, sid); err != nil {
 		return oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "session.revoke", auditRecord{UserID: userID}, map[string]any{"sid": sid})

@@ -142,6 +142,7 @@ func (e *env) advance(t *testing.T, d time.Duration) {
 // grant is what a sign-in gave a client.
 type grant struct {
 	IDToken, RefreshToken, SID string
+	AccessToken                string
 }
 
 // signIn creates an IdP session for username and issues the client's tokens
@@ -166,7 +167,7 @@ func (e *env) signIn(username, clientID, scope string) grant {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return grant{IDToken: resp.IDToken, RefreshToken: resp.RefreshToken, SID: sess.SID}
+	return grant{IDToken: resp.IDToken, RefreshToken: resp.RefreshToken, SID: sess.SID, AccessToken: resp.AccessToken}
 }
 
 func (e *env) todo0Audience() string { return e.s.cfg.Todo0URL }

@@ -128,4 +128,7 @@ var migrations = []string{
 	ALTER TABLE audit ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
 	CREATE INDEX audit_app ON audit(app_id, id);
 	CREATE INDEX audit_client ON audit(client_id, id);`,
+	// Version 5: the session an access token was issued under, so that
+	// revoking the session (sign-out, admin, code replay) stops it at userinfo.
+	`ALTER TABLE access_tokens ADD COLUMN sid TEXT NOT NULL DEFAULT '';`,
 }

@@ -115,13 +115,10 @@ func (s *Server) codeGrant(ctx context.Context, c *client, get func(string) stri
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
+	// Client, redirect_uri and PKCE first: only the client the code was
+	// issued to, proving the verifier, can trigger the replay response below;
+	// anyone else just gets invalid_grant and revokes nothing.
 	switch {
-	case used.Valid:
-		// RFC 6749 10.5: a reused code may mean it leaked; revoke what it issued.
-		_, _ = s.db.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND client_id = ? AND revoked_at IS NULL`, s.now().Unix(), sid, storedClient)
-		return nil, oauth.InvalidGrant("authorization code was already used; tokens issued with it are revoked")
-	case s.now().Unix() > expires:
-		return nil, oauth.InvalidGrant("authorization code expired")
 	case storedClient != c.ID:
 		return nil, oauth.InvalidGrant("authorization code was issued to another client")
 	case storedRedirect != redirectURI:
@@ -130,6 +127,21 @@ func (s *Server) codeGrant(ctx context.Context, c *client, get func(string) stri
 	sum := sha256.Sum256([]byte(verifier))
 	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) != 1 {
 		return nil, oauth.InvalidGrant("code_verifier does not match the code_challenge (PKCE S256)")
+	}
+	switch {
+	case used.Valid:
+		// RFC 6749 4.1.2 / 10.5: a reused code may mean it leaked; revoke
+		// everything issued with it by revoking the session it was issued
+		// under (its refresh tokens, its ID tokens for token exchange, its
+		// access tokens at userinfo).
+		if err := s.revokeSession(ctx, sid); err != nil {
+			return nil, oauth.ServerError(err)
+		}
+		s.audit(ctx, auditRecord{Event: "code_replay", Outcome: "denied", ClientID: c.ID, UserID: userID, Error: oauth.ErrInvalidGrant,
+			Reason: "authorization code used twice; its session was revoked", Detail: map[string]any{"sid": sid}})
+		return nil, oauth.InvalidGrant("authorization code was already used; tokens issued with it are revoked").WithRule("RFC 6749 4.1.2 code replay")
+	case s.now().Unix() > expires:
+		return nil, oauth.InvalidGrant("authorization code expired")
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, s.now().Unix(), hashToken(code))
 	if err != nil {
@@ -261,8 +273,8 @@ func (s *Server) issueTokens(ctx context.Context, c *client, u *user, sess *sess
 		return nil, oauth.ServerError(err)
 	}
 	at := randomToken()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO access_tokens(token_hash, client_id, user_id, scope, expires_at) VALUES (?,?,?,?,?)`,
-		hashToken(at), c.ID, u.ID, scope, now.Add(s.cfg.AccessTokenTTL).Unix()); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO access_tokens(token_hash, client_id, user_id, scope, expires_at, sid) VALUES (?,?,?,?,?,?)`,
+		hashToken(at), c.ID, u.ID, scope, now.Add(s.cfg.AccessTokenTTL).Unix(), sess.SID); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	resp := &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL.Seconds()), IDToken: idt, Scope: scope}
@@ -289,9 +301,18 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var userID, scope string
-	err := s.db.QueryRowContext(r.Context(), `SELECT user_id, scope FROM access_tokens WHERE token_hash = ? AND expires_at > ?`, hashToken(strings.TrimSpace(h[7:])), s.now().Unix()).Scan(&userID, &scope)
+	var sessionLive bool
+	// An access token lives no longer than the session it was issued under:
+	// sign-out, an admin's revocation or a replayed code ends it (OIDC Core
+	// 5.3; a token of a revoked grant must not keep answering).
+	err := s.db.QueryRowContext(r.Context(), `SELECT a.user_id, a.scope, a.sid = '' OR EXISTS (SELECT 1 FROM sessions s WHERE s.sid = a.sid AND s.revoked_at IS NULL)
+		FROM access_tokens a WHERE a.token_hash = ? AND a.expires_at > ?`, hashToken(strings.TrimSpace(h[7:])), s.now().Unix()).Scan(&userID, &scope, &sessionLive)
 	if err != nil {
 		challenge(oauth.ErrInvalidToken, "unknown or expired access token")
+		return
+	}
+	if !sessionLive {
+		challenge(oauth.ErrInvalidToken, "the Acme session this access token was issued under has ended")
 		return
 	}
 	u, err := s.userBy(r.Context(), "id", userID)
