@@ -172,7 +172,7 @@ func TestConsoleOperations(t *testing.T) {
 	if !strings.Contains(audit.Body, "user alice is deactivated") || !strings.Contains(audit.Body, "checklist 1.3 user active") {
 		t.Fatalf("audit page lacks the denial and its rule")
 	}
-	if rec := e.lastAudit("admin.user.deactivate"); rec.Detail["actor"] != "console:admin" || rec.UserID != "00u_alice" {
+	if rec := e.lastAudit(t, "admin.user.deactivate"); rec.Detail["actor"] != "console:admin" || rec.UserID != "00u_alice" {
 		t.Fatalf("console change audit: %+v", rec)
 	}
 	act("user.reactivate", url.Values{"id": {"00u_alice"}})

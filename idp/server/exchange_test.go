@@ -209,6 +209,7 @@ func TestTokenExchangeRules(t *testing.T) {
 			if auth == nil {
 				auth = agent0Basic
 			}
+			mark := e.auditMark(t)
 			got := e.post("/oauth2/token", f, auth)
 			if got.Status != r.status || got.str("error") != r.code {
 				t.Fatalf("got %d %s, want %d %s", got.Status, got.Body, r.status, r.code)
@@ -223,7 +224,7 @@ func TestTokenExchangeRules(t *testing.T) {
 				t.Errorf("error leaks the client secret: %s", got.Body)
 			}
 			if r.rule != "" {
-				rec := e.lastAudit("token_exchange")
+				rec := e.auditSince(t, "token_exchange", mark)
 				if rec.Outcome != "denied" || rec.Error != r.code || !strings.Contains(rec.Rule, r.rule) || rec.Reason == "" {
 					t.Errorf("audit record = %+v, want denied %s under rule containing %q with a reason", rec, r.code, r.rule)
 				}
@@ -311,7 +312,7 @@ func TestTokenExchangeGrants(t *testing.T) {
 			t.Errorf("auth_time %s (want %d), amr %s", tok.Raw["auth_time"], aliceSess, tok.Raw["amr"])
 		}
 		// checklist 1.7: granted decisions are audited with the connection
-		rec := e.lastAudit("token_exchange")
+		rec := e.lastAudit(t, "token_exchange")
 		if rec.Outcome != "granted" || rec.UserID != "00u_alice" || rec.ClientID != demo.Agent0IdPClientID || rec.AppID != demo.AppTodo0 || rec.Detail["jti"] != c.ID {
 			t.Errorf("audit = %+v", rec)
 		}

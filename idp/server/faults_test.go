@@ -62,7 +62,7 @@ func TestFaults(t *testing.T) {
 			} else if err != nil || tok.String("client_id") != r.check {
 				t.Fatalf("verify under %s: err %v, client_id %q, want %q", r.fault, err, tok.String("client_id"), r.check)
 			}
-			rec := e.lastAudit("token_exchange")
+			rec := e.lastAudit(t, "token_exchange")
 			if fs, _ := rec.Detail["faults"].([]any); len(fs) != 1 || fs[0] != r.fault {
 				t.Errorf("audit does not record the active fault: %+v", rec.Detail)
 			}

@@ -271,12 +271,35 @@ func (e *env) sign(k jose.JSONWebKey, typ string, claims ...any) string {
 	return raw
 }
 
-// lastAudit is the newest audit record of event.
-func (e *env) lastAudit(event string) AuditEntry {
-	e.t.Helper()
+// lastAudit is the newest audit record of event. It fails t, the caller's
+// (sub)test, never the env's parent test, so one bad row does not abort
+// the rows after it.
+func (e *env) lastAudit(t testing.TB, event string) AuditEntry {
+	t.Helper()
+	return e.auditSince(t, event, 0)
+}
+
+// auditMark is the id of the newest audit record, for auditSince.
+func (e *env) auditMark(t testing.TB) int64 {
+	t.Helper()
+	got, err := e.s.QueryAudit(context.Background(), AuditFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		return 0
+	}
+	return got[0].ID
+}
+
+// auditSince is the newest record of event written after mark: the record
+// the step under test caused, not an older one of the same event.
+func (e *env) auditSince(t testing.TB, event string, mark int64) AuditEntry {
+	t.Helper()
 	got, err := e.s.QueryAudit(context.Background(), AuditFilter{Event: event, Limit: 1})
-	if err != nil || len(got) == 0 {
-		e.t.Fatalf("no %s audit record (err %v)", event, err)
+	if err != nil || len(got) == 0 || got[0].ID <= mark {
+		t.Fatalf("no new %s audit record (err %v)", event, err)
+		return AuditEntry{}
 	}
 	return got[0]
 }

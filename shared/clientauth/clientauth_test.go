@@ -112,6 +112,9 @@ func TestAuthenticate(t *testing.T) {
 		{name: "assertion without jti", form: url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWTBearer}, "client_assertion": {assertion(t, key, claims("", func(c map[string]any) { delete(c, "jti") }))}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
 		{name: "assertion iss != sub", form: url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWTBearer}, "client_assertion": {assertion(t, key, claims("a5", func(c map[string]any) { c["iss"] = "basic-only" }))}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
 		{name: "assertion wrong type", form: url.Values{"client_assertion_type": {"urn:x"}, "client_assertion": {"x.y.z"}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
+		// RFC 7521 4.2: client_assertion_type is checked even when the assertion itself is valid.
+		{name: "valid assertion, wrong client_assertion_type", form: url.Values{"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}, "client_assertion": {assertion(t, key, claims("a6", nil))}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
+		{name: "valid assertion, no client_assertion_type", form: url.Values{"client_assertion": {assertion(t, key, claims("a7", nil))}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
 		{name: "assertion garbage", form: url.Values{"client_assertion_type": {oauth.ClientAssertionTypeJWTBearer}, "client_assertion": {"garbage"}}, wantCode: oauth.ErrInvalidClient, wantStatus: 401},
 	}
 	for _, tc := range tests {

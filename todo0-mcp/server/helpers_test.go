@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -56,12 +58,14 @@ func newFakeAS(t *testing.T) *fakeAS {
 	return a
 }
 
-// fakeAPI is Todo0's service API: todos per user in memory, and every
-// Authorization header it received.
+// fakeAPI is Todo0's service API: todos per user in memory, every
+// Authorization header it received, and every request whole (URL, all
+// headers, body), to look for a token passed on anywhere.
 type fakeAPI struct {
 	*httptest.Server
 	mu     sync.Mutex
 	auths  []string
+	raw    []string
 	todos  map[string][]Todo
 	nextID int64
 	acting []string
@@ -72,8 +76,15 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	r := mux.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var dump bytes.Buffer
+			fmt.Fprintf(&dump, "%s %s\n", r.Method, r.URL.RequestURI())
+			_ = r.Header.Write(&dump)
+			body, _ := io.ReadAll(r.Body)
+			dump.Write(body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			a.mu.Lock()
 			a.auths = append(a.auths, r.Header.Get("Authorization"))
+			a.raw = append(a.raw, dump.String())
 			a.mu.Unlock()
 			id, secret, ok := r.BasicAuth()
 			if !ok || id != demo.MCPServiceClientID || secret != demo.MCPServiceClientSecret {

@@ -162,6 +162,12 @@ func TestToolsStructuredAndErrors(t *testing.T) {
 			t.Errorf("Todo0 API got Authorization %q, want Todo0 MCP's Basic credentials", a)
 		}
 	}
+	// ... nor in any other header, the URL or the body
+	for _, raw := range e.api.raw {
+		if strings.Contains(raw, tok) {
+			t.Errorf("Todo0 API request carries the client's access token:\n%.300s", raw)
+		}
+	}
 	if len(e.api.acting) != 1 || e.api.acting[0] != demo.Agent0Todo0ClientID {
 		t.Errorf("acting_client sent: %v", e.api.acting)
 	}
