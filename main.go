@@ -1,5 +1,5 @@
 // Command xaa-sandbox is the front door: `go run . up` starts all four
-// parties of the Cross App Access sandbox on http://localhost:7001..7004.
+// partyCommands of the Cross App Access sandbox on http://localhost:7001..7004.
 package main
 
 import (
@@ -25,6 +25,10 @@ Usage:
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
 
+  xaa-sandbox idp|agent0|todo0|todo0-mcp [flags]   run one party alone (as go run ./idp ...)
+  xaa-sandbox healthcheck PARTY|URL               exit 0 when the party's /healthz answers 200
+  xaa-sandbox hold                                sleep until signalled (the compose holder)
+
 Run "go run . up -h" for the flags of up.
 Each party also runs alone: go run ./idp, ./agent0, ./todo0, ./todo0-mcp (each with -h).
 `
@@ -44,6 +48,17 @@ func main() {
 		err = loadCmd(ctx, os.Args[2:], os.Stdout)
 	case "play":
 		err = play(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, os.Args[2:], os.Stdout)
+	case "hold":
+		err = hold(ctx, os.Args[2:])
+	case "idp", "agent0", "todo0", "todo0-mcp":
+		// Exactly what the party's own binary does, so its flags, environment
+		// and exit status stay the same.
+		stop()
+		name := os.Args[1]
+		os.Args = append([]string{os.Args[0] + " " + name}, os.Args[2:]...)
+		os.Exit(party.Main(name, partyCommands[name].run))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
