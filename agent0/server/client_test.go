@@ -200,6 +200,7 @@ func TestClientNeverLogsTokensOrPutsThemInURLs(t *testing.T) {
 	say := func(msg string) {
 		t.Helper()
 		req := httptest.NewRequest(http.MethodPost, "/chat", strings.NewReader(url.Values{"csrf": {csrf}, "message": {msg}}.Encode()))
+		req.Host = "agent0.test" // its public host: Agent0 refuses any other (DNS rebinding)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
 		rr := httptest.NewRecorder()

@@ -23,7 +23,7 @@ func TestAuditFailedAuthIsBoundedAndAggregated(t *testing.T) {
 		}
 	}
 	fail()
-	rec := e.lastAudit("client_auth")
+	rec := e.lastAudit(t, "client_auth")
 	if rec.Outcome != "failed" || len(rec.ClientID) > 2*maxAuditField || len(rec.Reason) > 2*maxAuditField || !strings.HasPrefix(rec.ClientID, "xxxx") {
 		t.Fatalf("audited client_id %d bytes, reason %d bytes: %+v", len(rec.ClientID), len(rec.Reason), rec.Outcome)
 	}
@@ -41,13 +41,13 @@ func TestAuditFailedAuthIsBoundedAndAggregated(t *testing.T) {
 	if err := e.s.Maintain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sum := e.lastAudit("client_auth")
+	sum := e.lastAudit(t, "client_auth")
 	if sum.Outcome != "suppressed" || sum.Detail["count"] != float64(100-failureBurst) {
 		t.Fatalf("summary %+v", sum)
 	}
 	// A new window records again.
 	fail()
-	if rec := e.lastAudit("client_auth"); rec.Outcome != "failed" {
+	if rec := e.lastAudit(t, "client_auth"); rec.Outcome != "failed" {
 		t.Fatalf("after the window: %+v", rec)
 	}
 }
