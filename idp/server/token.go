@@ -181,6 +181,13 @@ func (s *Server) refreshGrant(ctx context.Context, c *client, get func(string) s
 	if err != nil {
 		return nil, err
 	}
+	// Sign-in checks the assignment; so does every refresh, so unassigning
+	// the user from the app ends the grant.
+	if ok, err := s.assigned(ctx, u.ID, c.AppID); err != nil {
+		return nil, oauth.ServerError(err)
+	} else if !ok {
+		return nil, oauth.InvalidGrant("user %s is no longer assigned to %s", u.Username, c.Name).WithRule("checklist 1.3 user assigned to the requesting app")
+	}
 	resp, err := s.issueTokens(ctx, c, u, sess, scope, "", false)
 	if err != nil {
 		return nil, err
