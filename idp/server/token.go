@@ -104,6 +104,9 @@ func (s *Server) codeGrant(ctx context.Context, c *client, get func(string) stri
 	if code == "" || verifier == "" || redirectURI == "" {
 		return nil, oauth.InvalidRequest("code, code_verifier and redirect_uri are required")
 	}
+	if !validVerifier(verifier) {
+		return nil, oauth.InvalidRequest("code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 4.1)").WithRule("RFC 7636 4.1 code_verifier syntax")
+	}
 	var userID, sid, storedRedirect, scope, nonce, challenge, storedClient string
 	var expires int64
 	var used sql.NullInt64
@@ -193,6 +196,20 @@ func (s *Server) refreshGrant(ctx context.Context, c *client, get func(string) s
 		return nil, err
 	}
 	return resp, nil
+}
+
+// validVerifier checks RFC 7636 4.1: code-verifier = 43*128unreserved.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 type refreshRecord struct{ ClientID, UserID, SID, Scope string }
