@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -135,7 +136,7 @@ func (s *Server) renderAdminLogin(w http.ResponseWriter, r *http.Request, signed
 		token = ck.Value
 	} else {
 		token = randomToken()
-		http.SetCookie(w, &http.Cookie{Name: adminLoginCSRFCookie, Value: token, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: adminLoginCSRFCookie, Value: token, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.SecureCookie(s.cfg.Issuer, r)})
 	}
 	var admins []demo.User
 	for _, u := range demo.Users {

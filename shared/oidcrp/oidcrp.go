@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
@@ -159,7 +160,7 @@ func (rp *RP) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string
 	rp.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: rp.cfg.CookieName, Value: state, Path: "/", MaxAge: 600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.SecureCookie(rp.cfg.RedirectURL, r),
 	})
 	u := rp.oauth2Config(m).AuthCodeURL(state,
 		oauth2.S256ChallengeOption(verifier),

@@ -114,3 +114,18 @@ func BenchmarkStartLogin(b *testing.B) {
 		})
 	}
 }
+
+// The pending sign-in cookie is Secure when the RP's public URL is https,
+// even on a plain-HTTP request from a TLS-terminating proxy.
+func TestLoginCookieSecureFromPublicScheme(t *testing.T) {
+	idp := fakeIdP(t, true)
+	rp, err := New(Config{Issuer: idp.URL, ClientID: "c", ClientSecret: "s", RedirectURL: "https://rp.example/callback", CookieName: "rp_login"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	rp.StartLogin(w, httptest.NewRequest("GET", "/login", nil), "/")
+	if c := w.Result().Cookies(); len(c) != 1 || !c[0].Secure {
+		t.Fatalf("cookies %v", c)
+	}
+}
