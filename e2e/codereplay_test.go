@@ -96,3 +96,31 @@ func TestCodeReplayRevokesTheSession(t *testing.T) {
 		t.Errorf("token exchange of the ID token after the code replay: %d", got)
 	}
 }
+
+// RFC 7636 4.1: code_verifier is 43 to 128 unreserved characters; anything
+// else is invalid_request, before the code is looked at (and so the code
+// survives for the real redemption).
+func TestCodeVerifierSyntax(t *testing.T) {
+	sb := start(t, sandbox.Options{})
+	c := ctx(t)
+	redirect := sb.Agent0URL + "/callback"
+	cfg := oauth2.Config{ClientID: demo.Agent0IdPClientID, ClientSecret: demo.Agent0IdPClientSecret, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: sb.IdPURL + "/oauth2/authorize", TokenURL: sb.IdPURL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes:   []string{"openid"}}
+	for _, v := range []string{
+		strings.Repeat("a", 42),       // too short
+		strings.Repeat("a", 129),      // too long
+		strings.Repeat("a", 42) + "+", // not unreserved
+		strings.Repeat("a", 42) + " ", // space
+		strings.Repeat("a", 42) + "é", // not ASCII
+	} {
+		// S256 of the bad verifier, so only the syntax rule can refuse it.
+		q, err := webclient.New().AuthorizationCode(c, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), redirect, "alice", "alice-demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Exchange(c, q.Get("code"), oauth2.VerifierOption(v)); !isOAuthErr(err, "invalid_request") {
+			t.Errorf("verifier %q: %v", v, err)
+		}
+	}
+}

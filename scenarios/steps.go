@@ -46,7 +46,7 @@ func password(user, given string) string {
 func (r *run) signIn(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	user := st.SignIn.User
 	b := r.browser(user)
-	verifier := randomString()
+	verifier := randomString() + randomString() // 64 characters; RFC 7636 4.1 wants 43 to 128
 	sum := sha256.Sum256([]byte(verifier))
 	redirect := r.t.Agent0 + "/callback"
 	clientID, secret := demo.Agent0IdPClientID, demo.Agent0IdPClientSecret

@@ -188,10 +188,28 @@ func (s *Server) Close() error {
 	return s.db.Close()
 }
 
-// Maintain forgets expired sessions.
+// Maintain forgets expired sessions, and with them what Agent0 holds in
+// memory for each (the flow inspector record, the chat, the MCP session).
 func (s *Server) Maintain(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, s.now().Unix())
-	return err
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, s.now().Unix()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.conns))
+	for id := range s.conns {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE id = ?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			s.forget(id)
+		}
+	}
+	return nil
 }
 
 // Handler serves Agent0's pages.

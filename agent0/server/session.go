@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
 )
 
@@ -78,7 +79,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.connectionWith(sessionID, rec)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.SecureCookie(s.cfg.PublicURL, r), MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 

@@ -224,7 +224,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, u *user) 
 		return nil, err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, MaxAge: int(s.cfg.SessionTTL.Seconds())})
+		Secure: httpx.SecureCookie(s.cfg.Issuer, r), MaxAge: int(s.cfg.SessionTTL.Seconds())})
 	return sess, nil
 }
 
@@ -266,7 +266,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, a authzRequ
 		token = ck.Value
 	} else {
 		token = randomToken()
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.SecureCookie(s.cfg.Issuer, r)})
 	}
 	s.render(w, status, "login.html", map[string]any{
 		"Client": c.Name, "Hidden": a.hidden(), "CSRF": token, "Error": msg,

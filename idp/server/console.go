@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -135,7 +136,7 @@ func (s *Server) renderAdminLogin(w http.ResponseWriter, r *http.Request, signed
 		token = ck.Value
 	} else {
 		token = randomToken()
-		http.SetCookie(w, &http.Cookie{Name: adminLoginCSRFCookie, Value: token, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: adminLoginCSRFCookie, Value: token, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.SecureCookie(s.cfg.Issuer, r)})
 	}
 	var admins []demo.User
 	for _, u := range demo.Users {
@@ -226,17 +227,13 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request) {
 		s.renderConsoleError(w, &oauth.Error{Code: oauth.ErrAccessDenied, Description: "the form's CSRF token is missing or wrong; reload the page", Status: http.StatusForbidden})
 		return
 	}
-	back := r.PostForm.Get("back")
-	if !strings.HasPrefix(back, "/admin") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
-		back = "/admin"
-	}
+	u := consoleBack(r.PostForm.Get("back"))
 	actor := "console:" + cu.Username
 	msg, secret, err := s.runAction(r.Context(), actor, mux.Vars(r)["action"], r.PostForm)
 	if secret != nil && err == nil {
 		s.render(w, http.StatusOK, "admin_secret.html", map[string]any{"Admin": cu, "Page": "apps", "Client": secret})
 		return
 	}
-	u, _ := url.Parse(back)
 	q := u.Query()
 	q.Del("msg")
 	q.Del("err")
@@ -247,6 +244,18 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request) {
 	}
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// consoleBack is where an action returns to: a console page of this IdP,
+// checked (and parsed) before the action runs; anything else, malformed
+// included, is /admin.
+func consoleBack(back string) *url.URL {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.ContainsAny(back, "\\\r\n") ||
+		!(u.Path == "/admin" || strings.HasPrefix(u.Path, "/admin/")) || strings.HasPrefix(back, "//") {
+		return &url.URL{Path: "/admin"}
+	}
+	return u
 }
 
 func (s *Server) renderConsoleError(w http.ResponseWriter, e *oauth.Error) {

@@ -255,3 +255,23 @@ func TestConsoleOperations(t *testing.T) {
 		t.Fatalf("redirected to %s", p.URL)
 	}
 }
+
+// Bad input loses nothing and panics nowhere: a malformed or foreign `back`
+// still runs the action and lands on a console page of this IdP (not a 500).
+func TestConsoleActionWithMalformedBack(t *testing.T) {
+	e := newEnv(t)
+	adm := e.browser(t)
+	if p := adm.signIn("admin", "admin-demo"); p.Status != 200 {
+		t.Fatalf("admin sign-in: %d", p.Status)
+	}
+	token := csrfOf(t, adm.get("/admin/users"))
+	for _, back := range []string{"/admin/users%zz", "/admin/%", "https://evil.example/admin", "//evil.example/admin", "/adminx", "/admin/users?x=%zz"} {
+		p := adm.post("/admin/do/user.deactivate", url.Values{"id": {"00u_alice"}, "csrf": {token}, "back": {back}}, nil)
+		if p.Status != 200 || !strings.HasPrefix(p.URL, e.ts.URL+"/admin") {
+			t.Errorf("back %q: %d at %s", back, p.Status, p.URL)
+		}
+	}
+	if u, _ := e.s.GetUser(context.Background(), "00u_alice"); u.Active {
+		t.Fatal("the action with a malformed back did not run")
+	}
+}

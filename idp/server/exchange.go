@@ -24,7 +24,8 @@ import (
 //	 5. audience is a known resource app, not the IdP (1.6) invalid_target
 //	 6. resource, if sent, is an absolute URI the app serves  invalid_target
 //	 7. user active (1.3)                                  access_denied
-//	 8. user assigned to the resource app (1.3)            access_denied
+//	 8. user assigned to the requesting app and to the
+//	    resource app (1.3)                                  access_denied
 //	 9. managed connection client -> app, enabled (1.4)    access_denied
 //	10. user in the connection's group, if it has one (1.4) access_denied
 //	11. resource allowed by the connection (1.4)           access_denied
@@ -146,7 +147,16 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if !u.Active {
 		return nil, u.ID, oauth.AccessDenied("user %s is deactivated", u.Username).WithRule("checklist 1.3 user active")
 	}
-	ok, err := s.assigned(ctx, u.ID, app.ID)
+	// The requesting app too: unassigning the user from it ends its XAA at once,
+	// not when the subject token runs out.
+	ok, err := s.assigned(ctx, u.ID, c.AppID)
+	if err != nil {
+		return nil, u.ID, oauth.ServerError(err)
+	}
+	if !ok {
+		return nil, u.ID, oauth.AccessDenied("user %s is no longer assigned to %s, the requesting app", u.Username, c.Name).WithRule("checklist 1.3 user assigned to the requesting app")
+	}
+	ok, err = s.assigned(ctx, u.ID, app.ID)
 	if err != nil {
 		return nil, u.ID, oauth.ServerError(err)
 	}

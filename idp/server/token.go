@@ -104,6 +104,9 @@ func (s *Server) codeGrant(ctx context.Context, c *client, get func(string) stri
 	if code == "" || verifier == "" || redirectURI == "" {
 		return nil, oauth.InvalidRequest("code, code_verifier and redirect_uri are required")
 	}
+	if !validVerifier(verifier) {
+		return nil, oauth.InvalidRequest("code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 4.1)").WithRule("RFC 7636 4.1 code_verifier syntax")
+	}
 	var userID, sid, storedRedirect, scope, nonce, challenge, storedClient string
 	var expires int64
 	var used sql.NullInt64
@@ -181,11 +184,32 @@ func (s *Server) refreshGrant(ctx context.Context, c *client, get func(string) s
 	if err != nil {
 		return nil, err
 	}
+	// Sign-in checks the assignment; so does every refresh, so unassigning
+	// the user from the app ends the grant.
+	if ok, err := s.assigned(ctx, u.ID, c.AppID); err != nil {
+		return nil, oauth.ServerError(err)
+	} else if !ok {
+		return nil, oauth.InvalidGrant("user %s is no longer assigned to %s", u.Username, c.Name).WithRule("checklist 1.3 user assigned to the requesting app")
+	}
 	resp, err := s.issueTokens(ctx, c, u, sess, scope, "", false)
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// validVerifier checks RFC 7636 4.1: code-verifier = 43*128unreserved.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 type refreshRecord struct{ ClientID, UserID, SID, Scope string }

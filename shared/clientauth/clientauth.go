@@ -61,6 +61,10 @@ type Authenticator struct {
 	Skew time.Duration
 	// MaxAssertionAge bounds iat of an assertion (default 5 minutes).
 	MaxAssertionAge time.Duration
+	// MaxAssertionLifetime bounds exp - iat of an assertion (default 1 hour,
+	// what golang.org/x/oauth2/jwt issues). The jti is remembered until exp, so
+	// an assertion valid for years would hold a replay record for years.
+	MaxAssertionLifetime time.Duration
 }
 
 // Methods is what the token endpoint advertises.
@@ -195,14 +199,23 @@ func (a *Authenticator) assertion(ctx context.Context, form url.Values) (*Client
 		maxAge = 5 * time.Minute
 	}
 	v := jwtverify.Verifier{
-		Issuers:  map[string]jwtverify.KeySource{id: c.Keys},
-		Skew:     a.Skew,
-		MaxAge:   maxAge,
-		Required: []string{"sub", "aud", "exp", "jti"},
+		Issuers: map[string]jwtverify.KeySource{id: c.Keys},
+		Skew:    a.Skew,
+		MaxAge:  maxAge,
+		// iat: without it MaxAge cannot bound the assertion's age (RFC 7523 3 item 6
+		// makes iat optional; this server requires it).
+		Required: []string{"sub", "aud", "exp", "jti", "iat"},
 	}
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {
 		return nil, oauth.InvalidClient(false, "client_assertion: %v", err)
+	}
+	lifetime := a.MaxAssertionLifetime
+	if lifetime == 0 {
+		lifetime = time.Hour
+	}
+	if life := tok.Claims.Expiry.Time().Sub(tok.Claims.IssuedAt.Time()); life > lifetime+a.Skew {
+		return nil, oauth.InvalidClient(false, "client_assertion lives %s (exp - iat); at most %s is accepted", life.Round(time.Second), lifetime)
 	}
 	if !audienceOneOf(tok.Raw["aud"], a.Audiences) {
 		return nil, oauth.InvalidClient(false, "client_assertion aud must be this server's issuer or token endpoint (%s)", strings.Join(a.Audiences, " or "))

@@ -84,3 +84,10 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// SecureCookie reports whether cookies set for a request must be Secure:
+// when the party's public URL is https, even if the request reached it as
+// plain HTTP from a TLS-terminating proxy, or when the request itself is TLS.
+func SecureCookie(publicURL string, r *http.Request) bool {
+	return strings.HasPrefix(publicURL, "https://") || r.TLS != nil
+}

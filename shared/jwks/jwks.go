@@ -35,16 +35,21 @@ type Remote struct {
 	// so a flood of tokens with made-up kids cannot turn into a flood of fetches.
 	MinRefresh time.Duration
 
-	mu      sync.Mutex
-	set     jose.JSONWebKeySet
-	fetched time.Time
+	mu        sync.Mutex
+	set       jose.JSONWebKeySet // the last good set
+	fetched   time.Time          // when set was fetched
+	attempted time.Time          // the last fetch, good or failed
+	lastErr   error              // the last fetch's failure, nil after a good one
+	inflight  chan struct{}      // closed when the running fetch ends; nil when none
 }
 
-// Key returns the key with the given kid, refreshing the set when the kid is
-// unknown and the last fetch is older than MinRefresh.
+// Key returns the key with the given kid. The set is refetched when it is
+// older than TTL, or when the kid is unknown; either way at most once per
+// MinRefresh, failed fetches included, so an unreachable issuer or a flood of
+// made-up kids costs at most one request per interval. One fetch runs at a
+// time, outside the lock: callers whose kid is cached never wait for it.
+// When a fetch fails, the last good set keeps serving.
 func (r *Remote) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	ttl, minRefresh := r.TTL, r.MinRefresh
 	if ttl == 0 {
 		ttl = 5 * time.Minute
@@ -52,24 +57,65 @@ func (r *Remote) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) 
 	if minRefresh == 0 {
 		minRefresh = 10 * time.Second
 	}
-	if r.fetched.IsZero() || time.Since(r.fetched) > ttl {
-		if err := r.refresh(ctx); err != nil {
-			return nil, err
+	r.mu.Lock()
+	k := find(r.set, kid)
+	stale := r.fetched.IsZero() || time.Since(r.fetched) > ttl
+	mayFetch := r.attempted.IsZero() || time.Since(r.attempted) >= minRefresh
+	switch {
+	case k != nil && (!stale || !mayFetch):
+		r.mu.Unlock()
+		return k, nil
+	case k != nil && r.inflight != nil:
+		// Stale but a refresh is already running: the cached key serves.
+		r.mu.Unlock()
+		return k, nil
+	case k != nil:
+		// Stale: refresh in the background, serve the cached key now.
+		r.startFetch(ctx)
+		r.mu.Unlock()
+		return k, nil
+	}
+	if r.inflight == nil && mayFetch {
+		r.startFetch(ctx)
+	}
+	wait := r.inflight
+	r.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if k := find(r.set, kid); k != nil {
 		return k, nil
 	}
-	if time.Since(r.fetched) < minRefresh {
-		return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
-	}
-	if err := r.refresh(ctx); err != nil {
-		return nil, err
-	}
-	if k := find(r.set, kid); k != nil {
-		return k, nil
+	if r.lastErr != nil {
+		return nil, r.lastErr
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+}
+
+// startFetch starts the one refresh; r.mu is held.
+func (r *Remote) startFetch(ctx context.Context) {
+	done := make(chan struct{})
+	r.inflight = done
+	// The fetch serves every waiter, so it does not end with the caller
+	// that happened to start it; a timeout of its own bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	go func() {
+		defer cancel()
+		set, err := r.fetch(ctx)
+		r.mu.Lock()
+		r.attempted, r.lastErr, r.inflight = time.Now(), err, nil
+		if err == nil {
+			r.set, r.fetched = set, r.attempted
+		}
+		r.mu.Unlock()
+		close(done)
+	}()
 }
 
 func find(set jose.JSONWebKeySet, kid string) *jose.JSONWebKey {
@@ -92,7 +138,7 @@ func (r *Remote) client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
-func (r *Remote) refresh(ctx context.Context) error {
+func (r *Remote) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	u := r.URL
 	if u == "" {
 		var meta struct {
@@ -100,22 +146,21 @@ func (r *Remote) refresh(ctx context.Context) error {
 			JWKSURI string `json:"jwks_uri"`
 		}
 		if err := GetJSON(ctx, r.client(), r.MetadataURL, &meta); err != nil {
-			return fmt.Errorf("jwks: discovery: %w", err)
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks: discovery: %w", err)
 		}
 		if meta.Issuer != r.Issuer {
-			return fmt.Errorf("jwks: metadata at %s names issuer %q, want %q", r.MetadataURL, meta.Issuer, r.Issuer)
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks: metadata at %s names issuer %q, want %q", r.MetadataURL, meta.Issuer, r.Issuer)
 		}
 		if meta.JWKSURI == "" {
-			return fmt.Errorf("jwks: metadata at %s has no jwks_uri", r.MetadataURL)
+			return jose.JSONWebKeySet{}, fmt.Errorf("jwks: metadata at %s has no jwks_uri", r.MetadataURL)
 		}
 		u = meta.JWKSURI
 	}
 	var set jose.JSONWebKeySet
 	if err := GetJSON(ctx, r.client(), u, &set); err != nil {
-		return fmt.Errorf("jwks: fetch: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("jwks: fetch: %w", err)
 	}
-	r.set, r.fetched = set, time.Now()
-	return nil
+	return set, nil
 }
 
 // GetJSON fetches url and decodes a JSON body of at most 1 MiB into v.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jsonobj"
 )
 
 // Errors, one per check. Verify wraps them with details; test with errors.Is.
@@ -86,9 +88,32 @@ func (t *Token) String(name string) string {
 }
 
 type header struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid"`
+	Alg, Typ, Kid string
+}
+
+// decodeHeader reads alg, typ and kid by their exact names (RFC 7515 4:
+// header parameter names are case-sensitive and unique). encoding/json would
+// match "Typ" or "TYP" too and let the last duplicate win, so a header the
+// signing library reads one way could pass the typ check read another way.
+func decodeHeader(seg string) (header, error) {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return header{}, fmt.Errorf("%w: header is not base64url JSON", ErrMalformed)
+	}
+	m, err := jsonobj.Members(b)
+	if errors.Is(err, jsonobj.ErrAmbiguous) {
+		return header{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	if err != nil {
+		return header{}, fmt.Errorf("%w: header is not base64url JSON", ErrMalformed)
+	}
+	var h header
+	for name, dst := range map[string]*string{"alg": &h.Alg, "typ": &h.Typ, "kid": &h.Kid} {
+		if *dst, err = jsonobj.String(m, name); err != nil {
+			return header{}, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		}
+	}
+	return h, nil
 }
 
 // Peek decodes the header and claims without verifying anything. It is for
@@ -136,9 +161,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string, dest ...any) (*Token,
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("%w: a signed JWT has 3 dot-separated parts, this has %d", ErrMalformed, len(parts))
 	}
-	var h header
-	if err := decodeSegment(parts[0], &h); err != nil {
-		return nil, fmt.Errorf("%w: header is not base64url JSON", ErrMalformed)
+	h, err := decodeHeader(parts[0])
+	if err != nil {
+		return nil, err
 	}
 	// 1. typ
 	if v.Typ != "" && !TypMatches(h.Typ, v.Typ) {

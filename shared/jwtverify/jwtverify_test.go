@@ -195,3 +195,39 @@ func TestTypMatches(t *testing.T) {
 		}
 	}
 }
+
+// RFC 7515 4 (checklist 3.1): header parameter names are exact and unique.
+// A validly signed token whose typ hides in "Typ", or whose "TYP" duplicates
+// typ, is refused; encoding/json's case-insensitive match would accept both.
+func TestVerifyReadsExactHeaderNames(t *testing.T) {
+	f := newFixture(t)
+	v := jwtverify.Verifier{Typ: "oauth-id-jag+jwt", Issuers: map[string]jwtverify.KeySource{iss: f.keys}, Audience: aud, Now: func() time.Time { return f.now }}
+	signWith := func(opts *jose.SignerOptions) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: f.ec}, opts.WithHeader("kid", "ec1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(s).Claims(f.claims()).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for name, c := range map[string]struct {
+		tok  string
+		want error
+	}{
+		"Typ instead of typ":       {signWith((&jose.SignerOptions{}).WithHeader("Typ", "oauth-id-jag+jwt")), jwtverify.ErrTyp},
+		"typ JWT, TYP the ID-JAG":  {signWith((&jose.SignerOptions{}).WithType("JWT").WithHeader("TYP", "oauth-id-jag+jwt")), jwtverify.ErrMalformed},
+		"typ the ID-JAG, Kid too":  {signWith((&jose.SignerOptions{}).WithType("oauth-id-jag+jwt").WithHeader("Kid", "rsa1")), jwtverify.ErrMalformed},
+		"typ not a string":         {unsigned(map[string]any{"alg": "ES256", "kid": "ec1", "typ": 1}, f.claims(), "x"), jwtverify.ErrMalformed},
+		"exact names still verify": {signWith((&jose.SignerOptions{}).WithType("oauth-id-jag+jwt")), nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), c.tok)
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("Verify = %v, want %v", err, c.want)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
@@ -43,7 +44,7 @@ type RP struct {
 
 	mu      sync.Mutex
 	meta    *Metadata
-	pending map[string]pendingLogin
+	pending pendingStore
 }
 
 // Metadata is the part of the IdP's discovery document the RP uses.
@@ -53,6 +54,8 @@ type Metadata struct {
 	TokenEndpoint         string `json:"token_endpoint"`
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
+	// RFC 9207 3: when true, every authorization response carries iss.
+	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 type pendingLogin struct {
@@ -92,9 +95,8 @@ func New(cfg Config) (*RP, error) {
 		cfg.Scopes = []string{"openid", "profile", "email"}
 	}
 	return &RP{
-		cfg:     cfg,
-		keys:    &jwks.Remote{Issuer: cfg.Issuer, MetadataURL: discoveryURL(cfg.Issuer), Client: cfg.HTTPClient},
-		pending: map[string]pendingLogin{},
+		cfg:  cfg,
+		keys: &jwks.Remote{Issuer: cfg.Issuer, MetadataURL: discoveryURL(cfg.Issuer), Client: cfg.HTTPClient},
 	}, nil
 }
 
@@ -154,16 +156,11 @@ func (rp *RP) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string
 	state, nonce, verifier := randomString(), randomString(), oauth2.GenerateVerifier()
 	rp.mu.Lock()
 	now := time.Now()
-	for k, p := range rp.pending {
-		if now.After(p.expires) {
-			delete(rp.pending, k)
-		}
-	}
-	rp.pending[state] = pendingLogin{verifier: verifier, nonce: nonce, returnTo: returnTo, expires: now.Add(10 * time.Minute)}
+	rp.pending.add(state, pendingLogin{verifier: verifier, nonce: nonce, returnTo: returnTo, expires: now.Add(pendingTTL)}, now)
 	rp.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: rp.cfg.CookieName, Value: state, Path: "/", MaxAge: 600,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.SecureCookie(rp.cfg.RedirectURL, r),
 	})
 	u := rp.oauth2Config(m).AuthCodeURL(state,
 		oauth2.S256ChallengeOption(verifier),
@@ -186,14 +183,21 @@ func (rp *RP) FinishLogin(w http.ResponseWriter, r *http.Request) (*Identity, st
 	}
 	http.SetCookie(w, &http.Cookie{Name: rp.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	rp.mu.Lock()
-	p, ok := rp.pending[state]
-	delete(rp.pending, state)
+	p, ok := rp.pending.take(state)
 	rp.mu.Unlock()
 	if !ok || time.Now().After(p.expires) {
 		return nil, "", errors.New("sign-in expired; start it again")
 	}
-	if iss := q.Get("iss"); iss != "" && iss != rp.cfg.Issuer {
+	m, err := rp.Metadata(r.Context())
+	if err != nil {
+		return nil, "", err
+	}
+	// RFC 9207 2.4: iss must match; and when the IdP advertises iss support,
+	// a response without it is refused (it may come from a mix-up).
+	if iss, has := q.Get("iss"), q.Has("iss"); has && iss != rp.cfg.Issuer {
 		return nil, "", fmt.Errorf("authorization response from issuer %q, expected %q (RFC 9207)", iss, rp.cfg.Issuer)
+	} else if !has && m.AuthorizationResponseISSParameterSupported {
+		return nil, "", errors.New("authorization response has no iss although the IdP always sends one (RFC 9207 2.4)")
 	}
 	if e := q.Get("error"); e != "" {
 		return nil, p.returnTo, &LoginError{Code: e, Description: q.Get("error_description")}
@@ -201,10 +205,6 @@ func (rp *RP) FinishLogin(w http.ResponseWriter, r *http.Request) (*Identity, st
 	code := q.Get("code")
 	if code == "" {
 		return nil, "", errors.New("the IdP returned neither a code nor an error")
-	}
-	m, err := rp.Metadata(r.Context())
-	if err != nil {
-		return nil, "", err
 	}
 	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, rp.cfg.HTTPClient)
 	tok, err := rp.oauth2Config(m).Exchange(ctx, code, oauth2.VerifierOption(p.verifier))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/jsonobj"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -139,7 +141,12 @@ func (s *Server) scopeGate(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
 		ti := auth.TokenInfoFromContext(r.Context())
-		for _, name := range calledTools(body) {
+		tools, err := calledTools(body)
+		if err != nil {
+			oauth.WriteError(w, r, oauth.InvalidRequest("the JSON-RPC message is ambiguous: %v", err))
+			return
+		}
+		for _, name := range tools {
 			need, ok := toolScopes[name]
 			if ok && (ti == nil || !slices.Contains(ti.Scopes, need)) {
 				s.challenge(w, http.StatusForbidden, oauth.ErrInsufficientScope,
@@ -152,32 +159,44 @@ func (s *Server) scopeGate(next http.Handler) http.Handler {
 }
 
 // calledTools returns the tool names of tools/call requests in a JSON-RPC
-// message or batch. Anything unparsable is left to the MCP server to refuse.
-func calledTools(body []byte) []string {
-	type msg struct {
-		Method string `json:"method"`
-		Params struct {
-			Name string `json:"name"`
-		} `json:"params"`
-	}
-	var msgs []msg
+// message or batch, reading member names exactly as the SDK does (it decodes
+// case-sensitively), so the gate and the server agree on which tool is
+// called. A message with duplicate or case-variant names is ambiguous and
+// refused; anything else unparsable is left to the MCP server to refuse.
+func calledTools(body []byte) ([]string, error) {
 	trimmed := bytes.TrimSpace(body)
+	msgs := []json.RawMessage{trimmed}
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		if json.Unmarshal(trimmed, &msgs) != nil {
-			return nil
+			return nil, nil
 		}
-	} else {
-		var m msg
-		if json.Unmarshal(trimmed, &m) != nil {
-			return nil
-		}
-		msgs = []msg{m}
 	}
 	var out []string
-	for _, m := range msgs {
-		if m.Method == "tools/call" {
-			out = append(out, m.Params.Name)
+	for _, raw := range msgs {
+		m, err := jsonobj.Members(raw)
+		if err != nil {
+			if errors.Is(err, jsonobj.ErrAmbiguous) {
+				return nil, err
+			}
+			continue
+		}
+		if method, err := jsonobj.String(m, "method"); err != nil || method != "tools/call" {
+			continue
+		}
+		params, ok := m["params"]
+		if !ok {
+			continue
+		}
+		p, err := jsonobj.Members(params)
+		if err != nil {
+			if errors.Is(err, jsonobj.ErrAmbiguous) {
+				return nil, err
+			}
+			continue
+		}
+		if name, err := jsonobj.String(p, "name"); err == nil {
+			out = append(out, name)
 		}
 	}
-	return out
+	return out, nil
 }

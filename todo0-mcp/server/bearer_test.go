@@ -144,3 +144,37 @@ func unsignedJWT(header, claims map[string]any) string {
 	c, _ := json.Marshal(claims)
 	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "."
 }
+
+// checklist 4, scope gate: the gate reads the JSON-RPC message by exact
+// member names as the SDK does, so a write tool cannot hide behind a
+// case-variant "Name" (or "Method"); an ambiguous message is refused.
+func TestScopeGateReadsExactJSONRPCNames(t *testing.T) {
+	e := newMCPEnv(t)
+	read := "Bearer " + e.token(oauth.TypAccessToken, func(c map[string]any) { c["scope"] = "todos.read" })
+	for name, c := range map[string]struct {
+		body string
+		want int
+	}{
+		"name and Name":                 {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_todo","Name":"list_todos","arguments":{"title":"x"}}}`, 400},
+		"Name and name":                 {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"Name":"list_todos","name":"create_todo","arguments":{"title":"x"}}}`, 400},
+		"duplicate name":                {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_todos","name":"create_todo","arguments":{"title":"x"}}}`, 400},
+		"method and Method":             {`{"jsonrpc":"2.0","id":2,"method":"tools/call","Method":"ping","params":{"name":"create_todo","arguments":{"title":"x"}}}`, 400},
+		"ambiguous inside a batch":      {`[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_todo","NAME":"list_todos","arguments":{"title":"x"}}}]`, 400},
+		"exact names, write tool":       {callBody("create_todo", `{"title":"x"}`), 403},
+		"only Name (the SDK sees none)": {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"Name":"create_todo","arguments":{"title":"x"}}}`, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := e.post("/mcp", read, c.body)
+			resp.Body.Close()
+			if c.want != 0 && resp.StatusCode != c.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.want)
+			}
+			if c.want == 0 && resp.StatusCode == http.StatusOK && len(e.api.acting) != 0 {
+				t.Fatalf("a todo was created with a read-only token")
+			}
+		})
+	}
+	if len(e.api.acting) != 0 {
+		t.Fatalf("the todo API created %d todos for a read-only token", len(e.api.acting))
+	}
+}

@@ -69,7 +69,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("session", "err", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.SecureCookie(s.cfg.PublicURL, r), MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 
