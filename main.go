@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
+	"github.com/xaa-sandbox/xaa-sandbox/sandboxclient"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
 )
@@ -22,6 +24,7 @@ const usage = `xaa-sandbox: a local Cross App Access (ID-JAG) sandbox.
 
 Usage:
   go run . up [flags]     start the IdP, Agent0, Todo0 and Todo0 MCP and wait for Ctrl-C
+                          (--json: print the URLs and credentials as one line of JSON)
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
 
@@ -72,6 +75,13 @@ func main() {
 	}
 }
 
+// upConfig is what `up --json` prints: sandboxclient.Config and where the
+// data is.
+type upConfig struct {
+	sandboxclient.Config
+	DataDir string `json:"data_dir"`
+}
+
 func up(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var o sandbox.Options
@@ -86,6 +96,7 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.IDJAGTTL, "id-jag-ttl", 5*time.Minute, "ID-JAG lifetime")
 	fs.DurationVar(&o.AccessTokenTTL, "access-token-ttl", 5*time.Minute, "Todo0 access token lifetime")
 	verbose := fs.Bool("v", false, "log every request")
+	asJSON := fs.Bool("json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +109,19 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer sb.Close()
+	if *asJSON {
+		if err := json.NewEncoder(out).Encode(upConfig{
+			Config: sandboxclient.Config{
+				URLs:        sandboxclient.NewURLs(sb.IdPURL, sb.Agent0URL, sb.Todo0URL, sb.MCPURL),
+				Credentials: sandboxclient.DemoCredentials(),
+			},
+			DataDir: o.DataDir,
+		}); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return nil
+	}
 	fmt.Fprintf(out, "XAA sandbox is up (%s), data in %s\n\n", time.Since(start).Round(time.Millisecond), o.DataDir)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  Acme IdP\t"+sb.IdPURL+"\tenterprise IdP (OIDC, token exchange -> ID-JAG)")
