@@ -115,10 +115,29 @@ func (r *run) rotateKeys(ctx context.Context, st *Step, sr *StepReport) (Outcome
 	return httpOutcome("idp", resp), nil
 }
 
+// auditMark is the id of the IdP's newest audit record (0 when none).
+func (r *run) auditMark(ctx context.Context) (int64, error) {
+	resp, _, err := do(ctx, r.hc, request{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/admin/api/audit?limit=1", Bearer: demo.IdPAdminToken})
+	if err != nil {
+		return 0, fmt.Errorf("audit: %w", err)
+	}
+	var list []struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(resp.Body, &list); err != nil {
+		return 0, fmt.Errorf("audit: HTTP %d: %w", resp.Status, err)
+	}
+	if len(list) == 0 {
+		return 0, nil
+	}
+	return list[0].ID, nil
+}
+
 // checkAudit compares the IdP's newest audit record (of the expected event,
 // token_exchange unless named) with want: event, outcome, error, client_id
-// and user_id exactly; rule and reason by substring.
-func (r *run) checkAudit(want map[string]string, sr *StepReport) string {
+// and user_id exactly; rule and reason by substring. The record must be
+// newer than mark: one this step caused, not an earlier step's.
+func (r *run) checkAudit(want map[string]string, mark int64, sr *StepReport) string {
 	ev := want["event"]
 	if ev == "" {
 		ev = "token_exchange"
@@ -134,6 +153,9 @@ func (r *run) checkAudit(want map[string]string, sr *StepReport) string {
 		return fmt.Sprintf("audit: no %s record in the IdP audit log (HTTP %d)", ev, resp.Status)
 	}
 	got := list[0]
+	if id, _ := got["id"].(float64); int64(id) <= mark {
+		return fmt.Sprintf("audit: this step wrote no %s record (the newest, #%d, is from before it)", ev, int64(id))
+	}
 	var probs []string
 	for k, w := range want {
 		g := fmt.Sprint(got[k])

@@ -214,11 +214,16 @@ type Expect struct {
 	WWWAuthenticateContains []string `yaml:"www_authenticate_contains"`
 	ResultContains          string   `yaml:"result_contains"`
 	PageContains            []string `yaml:"page_contains"`
+	// ReplyContains checks Agent0's answer to this step's chat message only
+	// (an add_todo step): the bubble the step added, not older lines and not
+	// the user's own echo.
+	ReplyContains []string `yaml:"reply_contains"`
 	// Scope in the response (token exchange / redemption).
 	Scope *string `yaml:"scope"`
 	// Claims the issued or forged token must carry (exact JSON values).
 	Claims map[string]any `yaml:"claims"`
-	// Audit: the IdP's latest audit record must have these fields.
+	// Audit: this step must have written an IdP audit record of the event,
+	// and the newest such record must have these fields.
 	Audit map[string]string `yaml:"audit"`
 }
 

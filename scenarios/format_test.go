@@ -30,6 +30,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad party", head + "steps:\n  - faults: {party: todo1, active: []}\n", 4, "steps[1].faults.party", `"todo1" is not one of idp, todo0, mcp`},
 		{"bad refuser", head + "steps:\n  - sign_in: alice\n    expect: {refused_by: okta}\n", 5, "steps[1].expect.refused_by", "not one of"},
 		{"bad status", head + "steps:\n  - sign_in: alice\n    expect: {status: 42}\n", 5, "steps[1].expect.status", "not an HTTP status"},
+		{"reply_contains without a chat message", head + "steps:\n  - agent0: {user: alice, action: sign_in}\n    expect: {reply_contains: [Added]}\n", 5, "steps[1].expect.reply_contains", "only an agent0 add_todo step"},
 		{"bad duration", head + "setup:\n  id_jag_ttl: soon\nsteps:\n  - sign_in: alice\n", 4, "setup.id_jag_ttl", "want a duration"},
 		{"bad short wait", head + "steps:\n  - wait: soon\n", 4, "", "want a duration"},
 		{"bad sign mode", head + "steps:\n  - forge: {sign: magic}\n", 4, "steps[1].forge.sign", "not one of attacker"},

@@ -137,6 +137,12 @@ type Outcome struct {
 
 	token string // the token the step issued or forged, for expect.claims
 	hasSc bool
+	// reply is Agent0's chat answer that this step added (hasReply).
+	reply    string
+	hasReply bool
+	// auditMark is the IdP's newest audit id before the step, so audit
+	// expectations read only records the step itself caused.
+	auditMark int64
 }
 
 func (o Outcome) String() string {
@@ -414,7 +420,16 @@ func (r *run) step(ctx context.Context, st *Step, n int) *StepReport {
 	sr := &StepReport{N: n, Kind: st.Kind, Line: st.Line, Explain: strings.TrimSpace(st.Explain)}
 	start := time.Now()
 	defer func() { sr.Elapsed = time.Since(start).Round(time.Millisecond).String() }()
+	var mark int64
+	if len(st.Expect.Audit) > 0 {
+		var err error
+		if mark, err = r.auditMark(ctx); err != nil {
+			sr.Problem = err.Error()
+			return sr
+		}
+	}
 	out, err := r.act(ctx, st, sr)
+	out.auditMark = mark
 	sr.Outcome = out
 	sr.Expected = describeExpect(st)
 	if err != nil {
@@ -561,6 +576,14 @@ func (r *run) check(st *Step, out Outcome, sr *StepReport) string {
 			probs = append(probs, fmt.Sprintf("page does not contain %q", w))
 		}
 	}
+	if len(e.ReplyContains) > 0 && !out.hasReply {
+		probs = append(probs, "Agent0 added no answer to the chat in this step")
+	}
+	for _, w := range e.ReplyContains {
+		if out.hasReply && !strings.Contains(out.reply, w) {
+			probs = append(probs, fmt.Sprintf("Agent0's answer %q does not contain %q", out.reply, w))
+		}
+	}
 	if e.Scope != nil {
 		want, _ := r.expand(*e.Scope)
 		got := out.Scope
@@ -593,7 +616,7 @@ func (r *run) check(st *Step, out Outcome, sr *StepReport) string {
 		}
 	}
 	if len(e.Audit) > 0 && len(probs) == 0 {
-		if p := r.checkAudit(e.Audit, sr); p != "" {
+		if p := r.checkAudit(e.Audit, out.auditMark, sr); p != "" {
 			probs = append(probs, p)
 		}
 	}

@@ -502,6 +502,61 @@ var (
 	alertRe = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
 )
 
+// chatItems are the lines of Agent0's chat list, oldest first: "me" for the
+// user's own messages, "bot" for Agent0's answers (and its greeting).
+type chatItem struct{ who, html string }
+
+func chatItems(body string) []chatItem {
+	i := strings.Index(body, `id="chat"`)
+	if i < 0 {
+		return nil
+	}
+	body = body[i:]
+	if j := strings.Index(body, `<span id="last">`); j >= 0 {
+		body = body[:j]
+	}
+	var out []chatItem
+	for _, part := range strings.Split(body, `<li class="`)[1:] {
+		who, rest, _ := strings.Cut(part, `"`)
+		if who == "me" || who == "bot" {
+			out = append(out, chatItem{who, rest})
+		} else if len(out) > 0 {
+			out[len(out)-1].html += part // a nested list item (a todo in an answer)
+		}
+	}
+	return out
+}
+
+// userLines counts the user's own messages in the chat.
+func userLines(body string) int {
+	n := 0
+	for _, it := range chatItems(body) {
+		if it.who == "me" {
+			n++
+		}
+	}
+	return n
+}
+
+// newReply is Agent0's answer to the newest user message: the line right
+// after it, when the page has more user messages than before (so the newest
+// is the step's own).
+func newReply(body string, before int) (string, bool) {
+	if userLines(body) <= before {
+		return "", false
+	}
+	items := chatItems(body)
+	for k := len(items) - 1; k > 0; k-- {
+		if items[k-1].who == "me" {
+			if items[k].who != "bot" {
+				return "", false
+			}
+			return pageText(`<li class="` + items[k].html), true
+		}
+	}
+	return "", false
+}
+
 // pageText is the visible text of an HTML page, roughly.
 func pageText(body string) string {
 	t := html.UnescapeString(tagRe.ReplaceAllString(body, "\n"))
@@ -522,6 +577,7 @@ func (r *run) agent0(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	start := time.Now()
 	var p *webclient.Page
 	var err error
+	before := -1 // the user's messages in the chat before this step's
 	switch a.Action {
 	case "sign_in":
 		call.Method, call.URL = http.MethodGet, r.t.Agent0+"/login"
@@ -542,6 +598,7 @@ func (r *run) agent0(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 		}
 		p, err = b.Get(ctx, r.t.Agent0+"/")
 		if err == nil {
+			before = userLines(p.Body)
 			p, err = b.SubmitForm(ctx, p, action, fields)
 		}
 	}
@@ -558,6 +615,9 @@ func (r *run) agent0(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	}
 	call.Body = "(page " + p.URL.String() + ")\n" + shown
 	out := Outcome{Status: p.Status, Text: text}
+	if before >= 0 {
+		out.reply, out.hasReply = newReply(p.Body, before)
+	}
 	if m := alertRe.FindStringSubmatch(p.Body); m != nil {
 		out.RefusedBy, out.Error, out.Description = "agent0", "shown_to_user", strings.TrimSpace(html.UnescapeString(tagRe.ReplaceAllString(m[1], "")))
 	} else if p.Status >= 400 {

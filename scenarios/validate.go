@@ -319,5 +319,8 @@ func validateStep(file string, sn *yaml.Node, path string, st *Step) error {
 	if e := st.Expect; e.Status != 0 && (e.Status < 100 || e.Status > 599) {
 		return bad(nodeOf(en, "status"), path+".expect.status", "%d is not an HTTP status", e.Status)
 	}
+	if e := st.Expect; len(e.ReplyContains) > 0 && (st.Agent0 == nil || st.Agent0.Action != "add_todo") {
+		return bad(nodeOf(en, "reply_contains"), path+".expect.reply_contains", "only an agent0 add_todo step gets a chat answer to check")
+	}
 	return nil
 }

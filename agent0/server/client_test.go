@@ -46,19 +46,35 @@ func TestClientDiscoversBeforeExchanging(t *testing.T) {
 	}
 }
 
-// Checklist 5, Discover: an AS whose metadata does not offer the id-jag
-// grant profile is not asked for anything, nor is the IdP.
-func TestClientRefusesASWithoutIDJAGProfile(t *testing.T) {
-	w := newFakeWorld(t)
-	w.profiles = []string{"urn:example:some-other-profile"}
-	sid := w.signIn(w.idToken(time.Hour), time.Now().Add(time.Hour), "rt-0")
-	_, err := w.agent0.callTool(t.Context(), sid, "list_todos", nil)
-	if err == nil || !strings.Contains(err.Error(), "ID-JAG grant profile") {
-		t.Fatalf("err = %v, want a refusal naming the ID-JAG grant profile", err)
-	}
-	rs := w.requestsSince(0)
-	if n := count(rs, "idp token-exchange") + count(rs, "as jwt-bearer"); n != 0 {
-		t.Fatalf("%d token requests made to an AS without the profile: %q", n, kinds(rs))
+// Checklist 5, Discover: each broken link of the discovery chain stops
+// Agent0 before it asks the IdP or any AS for a token.
+func TestClientDiscoveryRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name, errHas string
+		setup        func(w *fakeWorld)
+	}{
+		// IDJAG 7.2 / checklist 5: the AS must offer the id-jag grant profile
+		{"AS without the id-jag profile", "ID-JAG grant profile", func(w *fakeWorld) { w.profiles = []string{"urn:example:some-other-profile"} }},
+		// RFC 9728 5.1: discovery starts from the 401 challenge
+		{"MCP answers without a token", "expected 401", func(w *fakeWorld) { w.mcpOpen = true }},
+		// RFC 9728 / EMA 7.5.4: metadata is read from the resource's own origin only
+		{"resource_metadata on another origin", "not on the MCP server's origin", func(w *fakeWorld) { w.prmAt = w.idp.URL + "/.well-known/oauth-protected-resource/mcp" }},
+		// RFC 9728 2: the PRM must name the authorization server
+		{"PRM names no authorization server", "names no authorization server", func(w *fakeWorld) { w.prmNoAS = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newFakeWorld(t)
+			tc.setup(w)
+			sid := w.signIn(w.idToken(time.Hour), time.Now().Add(time.Hour), "rt-0")
+			_, err := w.agent0.callTool(t.Context(), sid, "list_todos", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("err = %v, want a refusal containing %q", err, tc.errHas)
+			}
+			rs := w.requestsSince(0)
+			if n := count(rs, "idp token-exchange") + count(rs, "as jwt-bearer"); n != 0 {
+				t.Fatalf("%d token requests made despite broken discovery: %q", n, kinds(rs))
+			}
+		})
 	}
 }
 

@@ -43,6 +43,9 @@ type fakeWorld struct {
 	profiles          []string        // the AS metadata's authorization_grant_profiles_supported
 	refuseExchange    string          // error code the IdP answers token exchanges with
 	idTokenTTL        time.Duration
+	mcpOpen           bool     // the MCP server answers without a token (no 401)
+	prmAt             string   // resource_metadata URL the 401 names (default: the MCP server's own)
+	prmNoAS           bool     // the PRM names no authorization server
 	lastSubjectTokens []string // subject_token of each token exchange
 }
 
@@ -230,8 +233,19 @@ func (w *fakeWorld) mcpHandler() http.Handler {
 	})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		open, prmAt, noAS := w.mcpOpen, w.prmAt, w.prmNoAS
+		w.mu.Unlock()
 		if strings.HasPrefix(r.URL.Path, "/.well-known/oauth-protected-resource") {
-			oauth.WriteJSON(rw, http.StatusOK, map[string]any{"resource": w.mcp.URL + "/mcp", "authorization_servers": []string{w.as.URL}, "bearer_methods_supported": []string{"header"}})
+			as := []string{w.as.URL}
+			if noAS {
+				as = []string{}
+			}
+			oauth.WriteJSON(rw, http.StatusOK, map[string]any{"resource": w.mcp.URL + "/mcp", "authorization_servers": as, "bearer_methods_supported": []string{"header"}})
+			return
+		}
+		if open && r.Header.Get("Authorization") == "" && r.Method == http.MethodPost {
+			oauth.WriteJSON(rw, http.StatusOK, map[string]any{"jsonrpc": "2.0", "id": 1, "result": map[string]any{}})
 			return
 		}
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -239,7 +253,10 @@ func (w *fakeWorld) mcpHandler() http.Handler {
 		ok := strings.EqualFold(scheme, "Bearer") && w.validAccess[tok]
 		w.mu.Unlock()
 		if !ok {
-			challenge := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, w.mcp.URL)
+			if prmAt == "" {
+				prmAt = w.mcp.URL + "/.well-known/oauth-protected-resource/mcp"
+			}
+			challenge := fmt.Sprintf(`Bearer resource_metadata="%s"`, prmAt)
 			if tok != "" {
 				challenge += `, error="invalid_token"`
 			}

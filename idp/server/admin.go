@@ -19,6 +19,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
 
@@ -776,6 +777,9 @@ type ConnectionView struct {
 	GroupID          string   `json:"group_id,omitempty"` // only members of this group, when set
 	IncludeEmail     bool     `json:"include_email"`
 	Enabled          bool     `json:"enabled"`
+	// AuthorizationDetails are the RFC 9396 types (and actions) the
+	// connection allows; a request's details are narrowed to them.
+	AuthorizationDetails []rar.Allowed `json:"authorization_details"`
 }
 
 type ConnectionInput struct {
@@ -787,6 +791,8 @@ type ConnectionInput struct {
 	GroupID          *string   `json:"group_id,omitempty"`
 	IncludeEmail     *bool     `json:"include_email,omitempty"`
 	Enabled          *bool     `json:"enabled,omitempty"`
+	// AuthorizationDetails replaces the allowed RFC 9396 details.
+	AuthorizationDetails *[]rar.Allowed `json:"authorization_details,omitempty"`
 }
 
 func (s *Server) ListConnections(ctx context.Context) ([]ConnectionView, error) {
@@ -807,11 +813,11 @@ func (s *Server) ListConnections(ctx context.Context) ([]ConnectionView, error) 
 
 func (s *Server) GetConnection(ctx context.Context, id string) (*ConnectionView, error) {
 	var c ConnectionView
-	var res, sc string
+	var res, sc, ad string
 	var aud sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT mc.id, mc.client_id, mc.resource_app_id, a.audience, mc.resource_client_id, mc.resources, mc.scopes, mc.group_id, mc.include_email, mc.enabled
+	err := s.db.QueryRowContext(ctx, `SELECT mc.id, mc.client_id, mc.resource_app_id, a.audience, mc.resource_client_id, mc.resources, mc.scopes, mc.group_id, mc.include_email, mc.enabled, mc.authorization_details
 		FROM managed_connections mc JOIN apps a ON a.id = mc.resource_app_id WHERE mc.id = ?`, id).
-		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &aud, &c.ResourceClientID, &res, &sc, &c.GroupID, &c.IncludeEmail, &c.Enabled)
+		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &aud, &c.ResourceClientID, &res, &sc, &c.GroupID, &c.IncludeEmail, &c.Enabled, &ad)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("no managed connection %q", id)
 	}
@@ -819,6 +825,8 @@ func (s *Server) GetConnection(ctx context.Context, id string) (*ConnectionView,
 		return nil, oauth.ServerError(err)
 	}
 	c.Audience, c.Resources, c.Scopes = aud.String, decodeList(res), decodeList(sc)
+	c.AuthorizationDetails = []rar.Allowed{}
+	_ = json.Unmarshal([]byte(ad), &c.AuthorizationDetails)
 	return &c, nil
 }
 
@@ -852,6 +860,14 @@ func (s *Server) validateConnection(ctx context.Context, c *ConnectionView) erro
 			return oauth.InvalidRequest("group_id %q: no such group", c.GroupID)
 		}
 	}
+	if c.AuthorizationDetails == nil {
+		c.AuthorizationDetails = []rar.Allowed{}
+	}
+	for _, a := range c.AuthorizationDetails {
+		if a.Type == "" {
+			return oauth.InvalidRequest("every authorization_details entry needs a type (RFC 9396 2)")
+		}
+	}
 	c.Audience = app.Audience
 	return nil
 }
@@ -875,17 +891,20 @@ func applyConnection(c *ConnectionView, in ConnectionInput) {
 	if in.Enabled != nil {
 		c.Enabled = *in.Enabled
 	}
+	if in.AuthorizationDetails != nil {
+		c.AuthorizationDetails = *in.AuthorizationDetails
+	}
 }
 
 func (s *Server) CreateConnection(ctx context.Context, actor string, in ConnectionInput) (*ConnectionView, error) {
 	c := ConnectionView{ID: "mc_" + randomToken()[:12], ClientID: in.ClientID, ResourceAppID: in.ResourceAppID,
-		Resources: []string{}, Scopes: []string{}, Enabled: true}
+		Resources: []string{}, Scopes: []string{}, Enabled: true, AuthorizationDetails: []rar.Allowed{}}
 	applyConnection(&c, in)
 	if err := s.validateConnection(ctx, &c); err != nil {
 		return nil, err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id) VALUES (?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.ClientID, c.ResourceAppID, mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id, authorization_details) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.ClientID, c.ResourceAppID, mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails))
 	if isUnique(err) {
 		return nil, conflict("a managed connection %s -> %s exists; edit it instead", c.ClientID, c.ResourceAppID)
 	}
@@ -898,7 +917,7 @@ func (s *Server) CreateConnection(ctx context.Context, actor string, in Connecti
 
 func connDetail(c *ConnectionView) map[string]any {
 	return map[string]any{"connection": c.ID, "resources": c.Resources, "scopes": c.Scopes, "group_id": c.GroupID,
-		"include_email": c.IncludeEmail, "enabled": c.Enabled, "resource_client_id": c.ResourceClientID}
+		"include_email": c.IncludeEmail, "enabled": c.Enabled, "resource_client_id": c.ResourceClientID, "authorization_details": c.AuthorizationDetails}
 }
 
 func (s *Server) UpdateConnection(ctx context.Context, actor, id string, in ConnectionInput) (*ConnectionView, error) {
@@ -913,8 +932,8 @@ func (s *Server) UpdateConnection(ctx context.Context, actor, id string, in Conn
 	if err := s.validateConnection(ctx, c); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ? WHERE id = ?`,
-		mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, id); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ?, authorization_details = ? WHERE id = ?`,
+		mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), id); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "connection.update", auditRecord{ClientID: c.ClientID, AppID: c.ResourceAppID}, connDetail(c))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 )
 
 // Token exchange for an ID-JAG (RFC 8693 as profiled by the ID-JAG draft,
@@ -20,7 +21,10 @@ import (
 //	 1. requested_token_type = id-jag                     invalid_request
 //	 2. audience, subject_token, subject_token_type given invalid_request
 //	 3. subject_token_type is id_token or refresh_token    invalid_request
+//	    authorization_details a JSON array (RFC 9396 2)      invalid_authorization_details
+//	    actor_token and actor_token_type together (RFC 8693 2.1) invalid_request
 //	 4. subject token valid, ours, for this client (1.1/1.2) invalid_grant
+//	    actor token, if sent, signed by this client (RFC 8693) invalid_grant
 //	 5. audience is a known resource app, not the IdP (1.6) invalid_target
 //	 6. resource, if sent, is an absolute URI the app serves  invalid_target
 //	 7. user active (1.3)                                  access_denied
@@ -30,6 +34,7 @@ import (
 //	10. user in the connection's group, if it has one (1.4) access_denied
 //	11. resource allowed by the connection (1.4)           access_denied
 //	12. scopes narrowed to the connection's (1.5)          invalid_scope if none left
+//	    authorization_details narrowed likewise (IDJAG 4.3.3) invalid_authorization_details
 //	13. mint the ID-JAG (section 2), bent by any active fault (faults.go),
 //	    and audit the decision either way (1.7)
 //
@@ -45,6 +50,10 @@ type idJAGClaims struct {
 	AuthTime int64    `json:"auth_time,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	Email    string   `json:"email,omitempty"`
+	// AuthorizationDetails are the granted RFC 9396 details (IDJAG 4.3.3).
+	AuthorizationDetails []rar.Detail `json:"authorization_details,omitempty"`
+	// Act names the actor (RFC 8693 4.1) when the request had an actor token.
+	Act map[string]any `json:"act,omitempty"`
 }
 
 type exchangeResponse struct {
@@ -53,6 +62,9 @@ type exchangeResponse struct {
 	TokenType       string `json:"token_type"`
 	ExpiresIn       int64  `json:"expires_in"`
 	Scope           string `json:"scope,omitempty"`
+	// AuthorizationDetails are the granted details, sent whenever the
+	// request had some (IDJAG 4.3.3: MUST when they differ).
+	AuthorizationDetails []rar.Detail `json:"authorization_details,omitempty"`
 }
 
 // subject is who the subject token speaks for.
@@ -99,6 +111,13 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if len(form["audience"]) > 1 || len(form["resource"]) > 1 {
 		return nil, "", oauth.InvalidRequest("send one audience and at most one resource per ID-JAG").WithRule("IDJAG 4.3 single audience")
 	}
+	reqDetails, derr := requestedDetails(form)
+	if derr != nil {
+		return nil, "", derr
+	}
+	if aerr := actorRequest(form); aerr != nil {
+		return nil, "", aerr
+	}
 	// 4: who is the subject?
 	var sub *subject
 	var err error
@@ -112,6 +131,10 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	act, err := s.actorClaim(ctx, c, form.Get("actor_token"))
+	if err != nil {
+		return nil, sub.UserID, err
 	}
 	// 5-6: where is the ID-JAG going?
 	audience := form.Get("audience")
@@ -199,8 +222,18 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		}
 		return nil, u.ID, oauth.InvalidScope("the managed connection allows no scopes at %s", app.Name).WithRule("checklist 1.5 scope narrowing")
 	}
+	details, err := grantDetails(reqDetails, conn)
+	if err != nil {
+		return nil, u.ID, err
+	}
 	detail["granted_scope"] = oauth.JoinScope(granted)
 	detail["connection"] = conn.ID
+	if details != nil {
+		detail["authorization_details"] = details
+	}
+	if act != nil {
+		detail["actor"] = act["sub"]
+	}
 	// 13: mint.
 	now := s.now()
 	claims := idJAGClaims{
@@ -210,6 +243,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		},
 		ClientID: conn.ResourceClientID, Resource: resource, Scope: oauth.JoinScope(granted),
 		AuthTime: sub.AuthTime, AMR: []string{"pwd"},
+		AuthorizationDetails: details, Act: act,
 	}
 	if conn.IncludeEmail {
 		claims.Email = u.Email
@@ -224,11 +258,12 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	}
 	detail["jti"] = claims.ID
 	return &exchangeResponse{
-		IssuedTokenType: oauth.TokenTypeIDJAG,
-		AccessToken:     jag,
-		TokenType:       "N_A",
-		ExpiresIn:       int64(s.cfg.IDJAGTTL.Seconds()),
-		Scope:           oauth.JoinScope(granted),
+		IssuedTokenType:      oauth.TokenTypeIDJAG,
+		AccessToken:          jag,
+		TokenType:            "N_A",
+		ExpiresIn:            int64(s.cfg.IDJAGTTL.Seconds()),
+		Scope:                oauth.JoinScope(granted),
+		AuthorizationDetails: details,
 	}, u.ID, nil
 }
 

@@ -131,4 +131,8 @@ var migrations = []string{
 	// Version 5: the session an access token was issued under, so that
 	// revoking the session (sign-out, admin, code replay) stops it at userinfo.
 	`ALTER TABLE access_tokens ADD COLUMN sid TEXT NOT NULL DEFAULT '';`,
+	// Version 6: the rich authorization request details (RFC 9396) a managed
+	// connection allows, as a JSON array of {type, actions}; '[]' allows none.
+	`ALTER TABLE managed_connections ADD COLUMN authorization_details TEXT NOT NULL DEFAULT '[]';
+	UPDATE managed_connections SET authorization_details = '[{"type":"todo0_todos","actions":["list","create","complete"]}]' WHERE id = 'mc_agent0_todo0';`,
 }

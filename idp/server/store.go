@@ -17,6 +17,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
 
@@ -180,20 +181,22 @@ type connection struct {
 	GroupID                                       string // '' = every assigned user
 	Resources, Scopes                             []string
 	IncludeEmail, Enabled                         bool
+	// AuthorizationDetails are the RFC 9396 details the connection allows.
+	AuthorizationDetails []rar.Allowed
 }
 
 func (s *Server) connection(ctx context.Context, clientID, appID string) (*connection, error) {
 	var c connection
-	var res, sc string
-	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
-		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID)
+	var res, sc, ad string
+	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
+		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID, &ad)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &c, errors.Join(json.Unmarshal([]byte(res), &c.Resources), json.Unmarshal([]byte(sc), &c.Scopes))
+	return &c, errors.Join(json.Unmarshal([]byte(res), &c.Resources), json.Unmarshal([]byte(sc), &c.Scopes), json.Unmarshal([]byte(ad), &c.AuthorizationDetails))
 }
 
 // ---- audit ----
@@ -302,7 +305,8 @@ func (s *Server) seed(ctx context.Context) error {
 			mustJSON([]string{cfg.Todo0URL + "/callback"})); err != nil {
 			return err
 		}
-		return exec(`INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled) VALUES (?,?,?,?,?,?,1,1)`,
-			"mc_agent0_todo0", demo.Agent0IdPClientID, demo.AppTodo0, mustJSON([]string{mcpResource}), mustJSON(demo.Todo0Scopes), demo.Agent0Todo0ClientID)
+		return exec(`INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, authorization_details) VALUES (?,?,?,?,?,?,1,1,?)`,
+			"mc_agent0_todo0", demo.Agent0IdPClientID, demo.AppTodo0, mustJSON([]string{mcpResource}), mustJSON(demo.Todo0Scopes), demo.Agent0Todo0ClientID,
+			mustJSON([]rar.Allowed{{Type: demo.Todo0TodosDetailType, Actions: demo.Agent0Todo0DetailActions}}))
 	})
 }

@@ -52,6 +52,17 @@ const (
 	MCPServiceClientSecret = "todo0-mcp-service-secret"
 )
 
+// Rich authorization requests at Todo0 (RFC 9396): one type, whose actions
+// are the MCP tools' verbs.
+const Todo0TodosDetailType = "todo0_todos"
+
+// Todo0TodoActions are the actions of a todo0_todos authorization detail.
+var Todo0TodoActions = []string{"list", "create", "complete", "delete"}
+
+// Agent0Todo0DetailActions are what the seeded managed connection lets
+// Agent0 ask for: everything but delete, so narrowing shows.
+var Agent0Todo0DetailActions = []string{"list", "create", "complete"}
+
 // Scopes at Todo0.
 const (
 	ScopeRead  = "todos.read"

@@ -25,6 +25,8 @@ const (
 	ErrInsufficientScope    = "insufficient_scope"
 	ErrUnsupportedRespType  = "unsupported_response_type"
 	ErrLoginRequired        = "login_required"
+	// RFC 9396 5: authorization_details malformed, or not allowed at all.
+	ErrInvalidAuthorizationDetails = "invalid_authorization_details"
 )
 
 // Error is the one error type of every party's OAuth endpoints. Handlers

@@ -18,6 +18,7 @@ const (
 	TokenTypeSAML2        = "urn:ietf:params:oauth:token-type:saml2"
 	TokenTypeRefreshToken = "urn:ietf:params:oauth:token-type:refresh_token"
 	TokenTypeAccessToken  = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeJWT          = "urn:ietf:params:oauth:token-type:jwt"
 )
 
 // JOSE "typ" header values.
