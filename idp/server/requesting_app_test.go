@@ -28,7 +28,7 @@ func TestRequestingAppAssignmentCheckedAtExchangeAndRefresh(t *testing.T) {
 	if got := e.post("/oauth2/token", e.exchangeForm(alice.IDToken), agent0Basic); got.Status != 400 || got.str("error") != "access_denied" {
 		t.Fatalf("exchange after unassigning from the requesting app: %d %s", got.Status, got.Body)
 	}
-	if rec := e.lastAudit("token_exchange"); rec.Rule != "checklist 1.3 user assigned to the requesting app" {
+	if rec := e.lastAudit(t, "token_exchange"); rec.Rule != "checklist 1.3 user assigned to the requesting app" {
 		t.Fatalf("audited rule %q", rec.Rule)
 	}
 	if got := e.post("/oauth2/token", refresh, agent0Basic); got.Status != 400 || got.str("error") != "invalid_grant" {
