@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 )
 
 // bulkTodos gives the user n todos straight in the store (one statement),
@@ -128,5 +131,30 @@ func TestPagePages(t *testing.T) {
 	}
 	if status, _ := get("/?cursor=nonsense"); status != http.StatusSeeOther {
 		t.Errorf("bad cursor: %d, want a redirect to the first page", status)
+	}
+}
+
+// TestMaintainPrunesGrantsKeepsPage: Maintain deletes the grants whose
+// access tokens have expired, and the page still shows how many ID-JAGs each
+// app redeemed for the user and when it last did.
+func TestMaintainPrunesGrantsKeepsPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, cookie := e.signIn("00u_alice", "alice@acme.example", "Alice Anderson")
+	now := time.Now()
+	for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(-10 * time.Minute), now.Add(-2 * time.Minute), now.Add(4 * time.Minute)} {
+		if _, err := e.s.db.Exec(`INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
+			"g"+strconv.Itoa(i), exp.Add(-5*time.Minute).Unix(), demo.Agent0Todo0ClientID, alice, "r", "todos.read", "j"+strconv.Itoa(i), exp.Unix()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.s.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(); st.grants != 1 {
+		t.Errorf("%d grants left, want only the live one", st.grants)
+	}
+	if p := e.page(cookie); !strings.Contains(p, "redeemed 4 ID-JAG(s)") || !strings.Contains(p, now.Add(-time.Minute).Format("2006-01-02 15:04")) {
+		t.Errorf("the page lost the count or the time of the pruned grants")
 	}
 }

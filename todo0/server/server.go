@@ -217,11 +217,15 @@ func (s *Server) Handler() http.Handler {
 	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }
 
-// Maintain prunes expired replay records and sessions.
+// Maintain prunes expired replay records, sessions and grants. A grant
+// (the record of an issued access token) goes once the token has expired;
+// what the page shows of it, the count and time per app, stays in
+// grant_apps.
 func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
-	_, e := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, s.now().Unix())
-	return errors.Join(err, e)
+	_, e1 := sqlitedb.Prune(ctx, s.db, "sessions", `expires_at < ?`, s.now().Unix())
+	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	return errors.Join(err, e1, e2)
 }
 
 // ---- clients ----
