@@ -108,6 +108,7 @@ func (c *Config) setDefaults() error {
 type Server struct {
 	cfg     Config
 	db      *sql.DB
+	stmts   *sqlitedb.Stmts // the hot paths' prepared statements
 	keys    *keys.Set
 	replay  *replay.Store
 	clients *clientauth.Authenticator
@@ -144,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
+	s := &Server{cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
 	s.clients = &clientauth.Authenticator{
 		Clients:   registry{s},
 		Audiences: []string{cfg.Issuer, cfg.Issuer + "/oauth2/token"},
@@ -159,7 +160,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
 
 // Issuer is the IdP's issuer URL.
 func (s *Server) Issuer() string { return s.cfg.Issuer }

@@ -32,7 +32,7 @@ func (s *Server) requireService(next http.Handler) http.Handler {
 			return
 		}
 		var exists int
-		if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM users WHERE id = ?`, mux.Vars(r)["user"]).Scan(&exists); err != nil || exists == 0 {
+		if err := s.stmts.QueryRow(r.Context(), `SELECT COUNT(*) FROM users WHERE id = ?`, mux.Vars(r)["user"]).Scan(&exists); err != nil || exists == 0 {
 			oauth.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such Todo0 user"})
 			return
 		}

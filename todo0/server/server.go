@@ -111,6 +111,7 @@ func (c *Config) setDefaults() error {
 type Server struct {
 	cfg     Config
 	db      *sql.DB
+	stmts   *sqlitedb.Stmts // the hot paths' prepared statements
 	keys    *keys.Set
 	replay  *replay.Store
 	clients *clientauth.Authenticator
@@ -158,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
+		cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
 		idpKeys: &jwks.Remote{
 			Issuer: cfg.IdPIssuer, MetadataURL: strings.TrimSuffix(cfg.IdPIssuer, "/") + "/.well-known/openid-configuration",
 			Client: cfg.HTTPClient, MinRefresh: cfg.IdPJWKSMinRefresh,
@@ -178,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
 
 // Issuer is the authorization server's issuer.
 func (s *Server) Issuer() string { return s.cfg.PublicURL }
@@ -248,7 +249,7 @@ type client struct {
 func (s *Server) client(ctx context.Context, id string) (*client, error) {
 	var c client
 	var methods, jwksURI string
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, kind, secret_hash, auth_methods, jwks_uri FROM clients WHERE id = ?`, id).
+	err := s.stmts.QueryRow(ctx, `SELECT id, name, kind, secret_hash, auth_methods, jwks_uri FROM clients WHERE id = ?`, id).
 		Scan(&c.ID, &c.Name, &c.Kind, &c.SecretHash, &methods, &jwksURI)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientauth.ErrUnknownClient

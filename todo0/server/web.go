@@ -120,7 +120,7 @@ func (s *Server) todoPage(ctx context.Context, userID, cursor string, limit int)
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? AND t.id > ? ORDER BY t.id LIMIT ?`, userID, after, limit+1)
+	rows, err := s.stmts.Query(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? AND t.id > ? ORDER BY t.id LIMIT ?`, userID, after, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -170,7 +170,7 @@ func validTitle(t string) (string, bool) {
 
 func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via string) (todo, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
+	err := s.stmts.QueryRow(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
 		userID, title, s.now().Unix(), createdBy, via).Scan(&id)
 	if err != nil {
 		return todo{}, err
@@ -180,7 +180,7 @@ func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via s
 
 func (s *Server) todo(ctx context.Context, id int64) (todo, error) {
 	var t todo
-	err := scanTodo(s.db.QueryRowContext(ctx, `SELECT `+todoColumns+` WHERE t.id = ?`, id), &t)
+	err := scanTodo(s.stmts.QueryRow(ctx, `SELECT `+todoColumns+` WHERE t.id = ?`, id), &t)
 	return t, err
 }
 
