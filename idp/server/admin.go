@@ -87,30 +87,52 @@ type UserInput struct {
 	Admin    *bool   `json:"is_admin,omitempty"`
 }
 
-func (s *Server) ListUsers(ctx context.Context) ([]UserView, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM users ORDER BY username`)
+// A page of users: the default and the largest.
+const (
+	defaultUserPage = 100
+	maxUserPage     = 1000
+)
+
+// ListUsers returns up to limit users whose username sorts after the given
+// one, by username, and the username to continue after ("" on the last
+// page). One query per page, read from the username index, whatever the
+// number of users.
+func (s *Server) ListUsers(ctx context.Context, after string, limit int) ([]UserView, string, error) {
+	if limit == 0 {
+		limit = defaultUserPage
+	}
+	if limit < 1 || limit > maxUserPage {
+		return nil, "", oauth.InvalidRequest("limit must be an integer from 1 to %d", maxUserPage)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT u.id, u.username, u.name, u.email, u.active, u.is_admin, u.created_at,
+		(SELECT json_group_array(group_id) FROM (SELECT group_id FROM group_members WHERE user_id = u.id ORDER BY group_id)),
+		(SELECT json_group_array(app_id) FROM (SELECT app_id FROM assignments WHERE user_id = u.id ORDER BY app_id))
+		FROM users u WHERE u.username > ? ORDER BY u.username LIMIT ?`, after, limit+1)
 	if err != nil {
-		return nil, oauth.ServerError(err)
+		return nil, "", oauth.ServerError(err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, oauth.ServerError(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
+	defer rows.Close()
 	out := []UserView{}
-	for _, id := range ids {
-		u, err := s.GetUser(ctx, id)
-		if err != nil {
-			return nil, err
+	for rows.Next() {
+		var u UserView
+		var groups, apps string
+		if err := rows.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.Active, &u.Admin, &u.CreatedAt, &groups, &apps); err != nil {
+			return nil, "", oauth.ServerError(err)
 		}
-		out = append(out, *u)
+		if err := errors.Join(json.Unmarshal([]byte(groups), &u.Groups), json.Unmarshal([]byte(apps), &u.Apps)); err != nil {
+			return nil, "", oauth.ServerError(err)
+		}
+		out = append(out, u)
 	}
-	return out, nil
+	if err := rows.Err(); err != nil {
+		return nil, "", oauth.ServerError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].Username
+	}
+	return out, next, nil
 }
 
 func (s *Server) strings(ctx context.Context, q string, args ...any) ([]string, error) {

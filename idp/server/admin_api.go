@@ -11,6 +11,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,7 +122,7 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 	ok, created := http.StatusOK, http.StatusCreated
 
 	// users
-	r.Handle("/users", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.ListUsers(r.Context()) })).Methods(http.MethodGet)
+	r.Handle("/users", api(ok, s.listUsersAPI)).Methods(http.MethodGet)
 	r.Handle("/users", api(created, func(r *http.Request, w http.ResponseWriter) (any, error) {
 		return withBody(w, r, func(in UserInput) (any, error) { return s.CreateUser(r.Context(), apiActor, in) })
 	})).Methods(http.MethodPost)
@@ -291,4 +293,31 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 	for i := len(entries) - 1; i >= 0; i-- {
 		_ = enc.Encode(entries[i])
 	}
+}
+
+// listUsersAPI is one page of users (?after=username&limit=, default 100,
+// at most 1000); a Link header with rel="next" (RFC 8288) names the next
+// page while there is one.
+func (s *Server) listUsersAPI(r *http.Request, w http.ResponseWriter) (any, error) {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, oauth.InvalidRequest("limit must be an integer from 1 to %d", maxUserPage)
+		}
+		limit = n
+	}
+	users, next, err := s.ListUsers(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		return nil, err
+	}
+	if next != "" {
+		nq := url.Values{"after": {next}}
+		if limit != 0 {
+			nq.Set("limit", strconv.Itoa(limit))
+		}
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+nq.Encode()+`>; rel="next"`)
+	}
+	return users, nil
 }

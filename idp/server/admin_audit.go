@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -120,44 +122,115 @@ func AuditFilterFromQuery(get func(string) string) (AuditFilter, error) {
 }
 
 // QueryAudit returns matching records, newest first.
+//
+// Each filter is an index on (column, id): the records of one filter value
+// are read newest first straight from its index and the scan stops after
+// limit matches, so a page costs the same at 1,000 records or 1,000,000.
+// A filter that stands for several values (a user's id and username, an app
+// and its clients, an event prefix) reads one index range per value and
+// merges them. The first filter given (user, app, event, outcome) picks the
+// index; the others are checked on the rows it yields.
 func (s *Server) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	var where []string
-	var args []any
-	if f.User != "" {
-		where = append(where, `(user_id = ? OR user_id IN (SELECT id FROM users WHERE username = ?))`)
-		args = append(args, f.User, f.User)
-	}
-	if f.App != "" {
-		where = append(where, `(app_id = ? OR client_id IN (SELECT id FROM clients WHERE app_id = ?))`)
-		args = append(args, f.App, f.App)
-	}
-	if f.Outcome != "" {
-		where = append(where, `outcome = ?`)
-		args = append(args, f.Outcome)
-	}
-	if f.Event != "" {
-		if strings.HasSuffix(f.Event, ".") {
-			where = append(where, `substr(event, 1, ?) = ?`)
-			args = append(args, len(f.Event), f.Event)
-		} else {
-			where = append(where, `event = ?`)
-			args = append(args, f.Event)
-		}
-	}
-	if f.Before > 0 {
-		where = append(where, `id < ?`)
-		args = append(args, f.Before)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, 10000)
-	q := `SELECT id, at, event, outcome, client_id, user_id, app_id, error, reason, rule, detail FROM audit`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
+	type stream struct {
+		index, col string
+		vals       []string
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
+	var streams []stream // the filters, in the order that picks the index
+	if f.User != "" {
+		vals := []string{f.User}
+		var id string
+		if err := s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE username = ?`, f.User).Scan(&id); err == nil && id != f.User {
+			vals = append(vals, id)
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, oauth.ServerError(err)
+		}
+		streams = append(streams, stream{"audit_user", "user_id", vals})
+	}
+	var appClients []string
+	if f.App != "" {
+		var err error
+		if appClients, err = s.strings(ctx, `SELECT id FROM clients WHERE app_id = ?`, f.App); err != nil {
+			return nil, oauth.ServerError(err)
+		}
+		streams = append(streams, stream{"audit_app", "app_id", []string{f.App}})
+	}
+	if f.Event != "" {
+		events := []string{f.Event}
+		if strings.HasSuffix(f.Event, ".") {
+			var err error
+			if events, err = s.auditEventsWithPrefix(ctx, f.Event); err != nil {
+				return nil, oauth.ServerError(err)
+			}
+		}
+		streams = append(streams, stream{"audit_event", "event", events})
+	}
+	if f.Outcome != "" {
+		streams = append(streams, stream{"audit_outcome", "outcome", []string{f.Outcome}})
+	}
+	in := func(col string, vals []string) (string, []any) {
+		if len(vals) == 0 {
+			return `0`, nil
+		}
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
+		}
+		return col + ` IN (?` + strings.Repeat(`,?`, len(vals)-1) + `)`, args
+	}
+	// The conditions every branch checks besides its own index value.
+	cond := func(skip int) (string, []any) {
+		var where []string
+		var args []any
+		for i, st := range streams {
+			if i == skip {
+				continue
+			}
+			w, a := in(st.col, st.vals)
+			if st.col == "app_id" {
+				c, ca := in("client_id", appClients)
+				w, a = `(`+w+` OR `+c+`)`, append(a, ca...)
+			}
+			where, args = append(where, w), append(args, a...)
+		}
+		if f.Before > 0 {
+			where, args = append(where, `id < ?`), append(args, f.Before)
+		}
+		if len(where) == 0 {
+			return ``, nil
+		}
+		return ` AND ` + strings.Join(where, ` AND `), args
+	}
+	const cols = `id, at, event, outcome, client_id, user_id, app_id, error, reason, rule, detail`
+	var branches []string
+	var args []any
+	branch := func(index, col, val string) {
+		rest, ra := cond(0)
+		branches = append(branches, `SELECT * FROM (SELECT `+cols+` FROM audit INDEXED BY `+index+` WHERE `+col+` = ?`+rest+` ORDER BY id DESC LIMIT ?)`)
+		args = append(append(append(args, val), ra...), limit)
+	}
+	if len(streams) == 0 {
+		rest, ra := cond(-1)
+		branches = append(branches, `SELECT `+cols+` FROM audit WHERE 1`+rest)
+		args = append(args, ra...)
+	} else {
+		for _, v := range streams[0].vals {
+			branch(streams[0].index, streams[0].col, v)
+		}
+		if streams[0].col == "app_id" {
+			for _, c := range appClients {
+				branch("audit_client", "client_id", c)
+			}
+		}
+	}
+	if len(branches) == 0 { // an event prefix no record has
+		return []AuditEntry{}, nil
+	}
+	q := strings.Join(branches, ` UNION `) + ` ORDER BY 1 DESC LIMIT ?`
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -181,6 +254,27 @@ func (s *Server) QueryAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, oauth.ServerError(err)
+	}
+	return out, nil
+}
+
+// auditEventsWithPrefix lists the distinct events that start with prefix,
+// one index seek each (there are a few dozen event names, not one per record).
+func (s *Server) auditEventsWithPrefix(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	last := prefix
+	op := `>=`
+	for len(out) < 1000 {
+		var ev string
+		err := s.db.QueryRowContext(ctx, `SELECT event FROM audit INDEXED BY audit_event WHERE event `+op+` ? ORDER BY event LIMIT 1`, last).Scan(&ev)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !strings.HasPrefix(ev, prefix)) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+		last, op = ev, `>`
 	}
 	return out, nil
 }

@@ -7,14 +7,17 @@ package server
 // the session cookie, which a cross-site page can neither read nor guess.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +80,8 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 		var err error
 		switch page {
 		case "users":
-			data["Users"], err = s.ListUsers(ctx)
+			data["Users"], data["NextAfter"], err = s.ListUsers(ctx, q.Get("after"), 0)
+			data["Paged"] = q.Get("after") != ""
 		case "user":
 			var u *UserView
 			if u, err = s.GetUser(ctx, mux.Vars(r)["id"]); err == nil {
@@ -90,7 +94,8 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 		case "groups":
 			data["Groups"], err = s.ListGroups(ctx)
 			if err == nil {
-				data["Users"], err = s.ListUsers(ctx)
+				// suggestions for the member field, which takes any username or id
+				data["Users"], _, err = s.ListUsers(ctx, "", 0)
 			}
 		case "apps":
 			data["Apps"], err = s.ListApps(ctx)
@@ -111,8 +116,17 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 			var f AuditFilter
 			if f, err = AuditFilterFromQuery(q.Get); err == nil {
 				data["Filter"] = f
-				data["ExportQuery"] = r.URL.RawQuery
-				data["Entries"], err = s.QueryAudit(ctx, f)
+				// Re-encoded, so it is safe to put in an href as it is (a
+				// plain string there would have its = and & escaped away).
+				data["ExportQuery"] = template.URL(q.Encode())
+				var entries []AuditEntry
+				entries, err = s.QueryAudit(ctx, f)
+				data["Entries"] = entries
+				if limit := cmp.Or(f.Limit, 100); len(entries) == min(limit, 10000) {
+					older := r.URL.Query()
+					older.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+					data["OlderQuery"] = template.URL(older.Encode())
+				}
 			}
 		case "faults":
 			data["Known"], data["Active"] = s.faults.Known(), s.faults.Active()
@@ -337,7 +351,7 @@ func (s *Server) runAction(ctx context.Context, actor, action string, f url.Valu
 		}
 		return "Created group " + g.Name + ".", nil, nil
 	case "group.add_member", "group.remove_member":
-		_, err := s.SetGroupMember(ctx, actor, get("group"), get("user"), action == "group.add_member")
+		_, err := s.SetGroupMember(ctx, actor, get("group"), s.userIDOf(ctx, get("user")), action == "group.add_member")
 		return "Group membership saved.", nil, err
 	case "app.create":
 		in := AppInput{ID: get("id"), Name: optional(f, "name"), Resources: optionalList(f, "resources"), Scopes: optionalList(f, "scopes")}

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
@@ -23,10 +26,22 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Todo0MCPURL, "todo0-mcp-url", party.Env("TODO0_MCP_PUBLIC_URL", demo.Todo0MCPURL), "Todo0 MCP's public URL, for seeding (env TODO0_MCP_PUBLIC_URL)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("IDP_ADMIN_TOKEN", demo.IdPAdminToken), "Bearer token for the admin API at /admin/api (env IDP_ADMIN_TOKEN)")
 	jagTTL := party.Duration(fs, "id-jag-ttl", "IDP_ID_JAG_TTL", 5*time.Minute, "ID-JAG lifetime")
+	auditAge := party.Duration(fs, "audit-max-age", "IDP_AUDIT_MAX_AGE", 30*24*time.Hour, "delete audit records older than this; negative keeps them")
+	auditRows := fs.Int("audit-max-rows", 200000, "keep at most this many audit records, deleting the oldest; negative keeps them (env IDP_AUDIT_MAX_ROWS)")
+	if v := party.Env("IDP_AUDIT_MAX_ROWS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("IDP_AUDIT_MAX_ROWS=%q is not an integer", v)
+		}
+		*auditRows = n
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.Logger, cfg.IDJAGTTL = logger, *jagTTL
+	if *auditAge == 0 || *auditRows == 0 {
+		return errors.New("audit retention of 0 would delete every record; use a negative value to keep everything")
+	}
+	cfg.Logger, cfg.IDJAGTTL, cfg.AuditMaxAge, cfg.AuditMaxRows = logger, *jagTTL, *auditAge, *auditRows
 	s, err := New(ctx, cfg)
 	if err != nil {
 		return err

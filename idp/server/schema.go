@@ -135,4 +135,16 @@ var migrations = []string{
 	// connection allows, as a JSON array of {type, actions}; '[]' allows none.
 	`ALTER TABLE managed_connections ADD COLUMN authorization_details TEXT NOT NULL DEFAULT '[]';
 	UPDATE managed_connections SET authorization_details = '[{"type":"todo0_todos","actions":["list","create","complete"]}]' WHERE id = 'mc_agent0_todo0';`,
+	// Version 7: indexes that keep the admin's filters and pages and the
+	// pruning in Maintain flat as the tables grow.
+	`CREATE INDEX audit_event ON audit(event, id);
+	CREATE INDEX audit_outcome ON audit(outcome, id);
+	CREATE INDEX group_members_user ON group_members(user_id, group_id);
+	CREATE INDEX sessions_user ON sessions(user_id, auth_time);
+	CREATE INDEX sessions_expiry ON sessions(expires_at);
+	CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id, created_at);
+	CREATE INDEX refresh_tokens_sid ON refresh_tokens(sid);
+	CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
+	CREATE INDEX auth_codes_expiry ON auth_codes(expires_at);
+	CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);`,
 }

@@ -48,6 +48,12 @@ type Config struct {
 	IDJAGTTL        time.Duration // (5m)
 	ClockSkew       time.Duration // tolerance when checking tokens (30s)
 
+	// Audit retention: Maintain deletes audit records older than AuditMaxAge
+	// (30 days) and the oldest beyond AuditMaxRows (200,000); a negative
+	// value keeps everything. Export first (docs/idp-admin.md) to keep more.
+	AuditMaxAge  time.Duration
+	AuditMaxRows int
+
 	// AdminToken authenticates the admin JSON API as a Bearer token
 	// (demo.IdPAdminToken). The console uses admin sign-in instead.
 	AdminToken string
@@ -78,6 +84,10 @@ func (c *Config) setDefaults() error {
 	defd(&c.SessionTTL, 12*time.Hour)
 	defd(&c.IDJAGTTL, 5*time.Minute)
 	defd(&c.ClockSkew, 30*time.Second)
+	defd(&c.AuditMaxAge, 30*24*time.Hour)
+	if c.AuditMaxRows == 0 {
+		c.AuditMaxRows = 200000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -98,6 +108,7 @@ func (c *Config) setDefaults() error {
 type Server struct {
 	cfg     Config
 	db      *sql.DB
+	stmts   *sqlitedb.Stmts // the hot paths' prepared statements
 	keys    *keys.Set
 	replay  *replay.Store
 	clients *clientauth.Authenticator
@@ -134,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
+	s := &Server{cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
 	s.clients = &clientauth.Authenticator{
 		Clients:   registry{s},
 		Audiences: []string{cfg.Issuer, cfg.Issuer + "/oauth2/token"},
@@ -149,7 +160,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
 
 // Issuer is the IdP's issuer URL.
 func (s *Server) Issuer() string { return s.cfg.Issuer }
@@ -173,21 +184,4 @@ func (s *Server) Handler() http.Handler {
 	s.consoleRoutes(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return httpx.Middleware(s.cfg.Issuer, s.log, r)
-}
-
-// Maintain prunes expired one-time state; the front door calls it periodically.
-func (s *Server) Maintain(ctx context.Context) error {
-	now := s.now().Unix()
-	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
-	// A retired signing key goes once everything it signed has expired.
-	_, perr := s.keys.Prune(ctx, s.now().Add(-s.keyRetention()))
-	err = errors.Join(err, perr, s.flushSuppressed(ctx))
-	for _, q := range []string{
-		`DELETE FROM auth_codes WHERE expires_at < ?`,
-		`DELETE FROM access_tokens WHERE expires_at < ?`,
-	} {
-		_, e := s.db.ExecContext(ctx, q, now)
-		err = errors.Join(err, e)
-	}
-	return err
 }

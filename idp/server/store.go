@@ -81,7 +81,7 @@ var errNotFound = errors.New("not found")
 
 func (s *Server) userBy(ctx context.Context, col, v string) (*user, error) {
 	var u user
-	err := s.db.QueryRowContext(ctx, `SELECT id, username, name, email, password_hash, active, is_admin FROM users WHERE `+col+` = ?`, v).
+	err := s.stmts.QueryRow(ctx, `SELECT id, username, name, email, password_hash, active, is_admin FROM users WHERE `+col+` = ?`, v).
 		Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.Active, &u.Admin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
@@ -92,7 +92,7 @@ func (s *Server) userBy(ctx context.Context, col, v string) (*user, error) {
 func (s *Server) assigned(ctx context.Context, userID, appID string) (bool, error) {
 	var n int
 	// Directly, or through a group the user belongs to.
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.stmts.QueryRow(ctx, `SELECT
 		(SELECT COUNT(*) FROM assignments WHERE user_id = ?1 AND app_id = ?2) +
 		(SELECT COUNT(*) FROM group_assignments ga JOIN group_members gm ON gm.group_id = ga.group_id WHERE gm.user_id = ?1 AND ga.app_id = ?2)`, userID, appID).Scan(&n)
 	return n > 0, err
@@ -100,7 +100,7 @@ func (s *Server) assigned(ctx context.Context, userID, appID string) (bool, erro
 
 func (s *Server) inGroup(ctx context.Context, userID, groupID string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_members WHERE user_id = ? AND group_id = ?`, userID, groupID).Scan(&n)
+	err := s.stmts.QueryRow(ctx, `SELECT COUNT(*) FROM group_members WHERE user_id = ? AND group_id = ?`, userID, groupID).Scan(&n)
 	return n > 0, err
 }
 
@@ -118,7 +118,7 @@ type client struct {
 func (s *Server) client(ctx context.Context, id string) (*client, error) {
 	var c client
 	var methods, grants, redirects string
-	err := s.db.QueryRowContext(ctx, `SELECT id, app_id, name, secret_hash, auth_methods, grant_types, redirect_uris, jwks_uri FROM clients WHERE id = ?`, id).
+	err := s.stmts.QueryRow(ctx, `SELECT id, app_id, name, secret_hash, auth_methods, grant_types, redirect_uris, jwks_uri FROM clients WHERE id = ?`, id).
 		Scan(&c.ID, &c.AppID, &c.Name, &c.SecretHash, &methods, &grants, &redirects, &c.JWKSURI)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
@@ -166,7 +166,7 @@ type app struct {
 func (s *Server) appByAudience(ctx context.Context, aud string) (*app, error) {
 	var a app
 	var res, sc string
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, audience, resources, scopes FROM apps WHERE audience = ?`, aud).Scan(&a.ID, &a.Name, &a.Audience, &res, &sc)
+	err := s.stmts.QueryRow(ctx, `SELECT id, name, audience, resources, scopes FROM apps WHERE audience = ?`, aud).Scan(&a.ID, &a.Name, &a.Audience, &res, &sc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
@@ -188,7 +188,7 @@ type connection struct {
 func (s *Server) connection(ctx context.Context, clientID, appID string) (*connection, error) {
 	var c connection
 	var res, sc, ad string
-	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
+	err := s.stmts.QueryRow(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
 		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID, &ad)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
@@ -235,7 +235,7 @@ func (s *Server) writeAudit(ctx context.Context, r auditRecord) error {
 	if r.Detail == nil {
 		detail = []byte("{}")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit(at, event, outcome, client_id, user_id, error, reason, rule, detail, app_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.stmts.Exec(ctx, `INSERT INTO audit(at, event, outcome, client_id, user_id, error, reason, rule, detail, app_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.now().Unix(), r.Event, r.Outcome, r.ClientID, r.UserID, r.Error, r.Reason, r.Rule, string(detail), r.AppID)
 	return err
 }

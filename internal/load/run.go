@@ -288,16 +288,30 @@ type StoredTodo struct {
 }
 
 // StoredTodos lists the todos Todo0 holds for the Todo0 user id, through the
-// service API with Todo0 MCP's service credentials (shared/demo).
+// service API with Todo0 MCP's service credentials (shared/demo), following
+// next_cursor through every page.
 func StoredTodos(ctx context.Context, hc *http.Client, todo0URL, userID string) ([]StoredTodo, error) {
-	var out struct {
-		Todos []StoredTodo `json:"todos"`
+	var all []StoredTodo
+	cursor := ""
+	for {
+		var out struct {
+			Todos      []StoredTodo `json:"todos"`
+			NextCursor string       `json:"next_cursor"`
+		}
+		q := url.Values{"limit": {"500"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		u := todo0URL + "/api/v1/users/" + url.PathEscape(userID) + "/todos?" + q.Encode()
+		if err := getJSON(ctx, hc, u, demo.MCPServiceClientID, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Todos...)
+		if out.NextCursor == "" {
+			return all, nil
+		}
+		cursor = out.NextCursor
 	}
-	u := todo0URL + "/api/v1/users/" + url.PathEscape(userID) + "/todos"
-	if err := getJSON(ctx, hc, u, demo.MCPServiceClientID, &out); err != nil {
-		return nil, err
-	}
-	return out.Todos, nil
 }
 
 // Todo0UserID is the Todo0 user the agent's access tokens name (their sub).

@@ -50,6 +50,8 @@ type Options struct {
 	Agent0RetryRefusedAfter time.Duration
 	// MCPSessionTimeout closes Todo0 MCP sessions idle this long (30m).
 	MCPSessionTimeout time.Duration
+	// IdPAuditMaxRows caps the IdP's audit log (200,000; negative: no cap).
+	IdPAuditMaxRows int
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -115,7 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	sb.IdP, err = idp.New(ctx, idp.Config{
 		Issuer: sb.IdPURL, DataDir: filepath.Join(o.DataDir, "idp"), SigningAlg: o.IdPSigningAlg,
 		Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, Todo0MCPURL: sb.MCPURL,
-		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, Logger: logger.With("party", "idp"),
+		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, Logger: logger.With("party", "idp"),
 	})
 	if err != nil {
 		return nil, err

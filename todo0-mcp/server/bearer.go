@@ -75,6 +75,9 @@ func (s *Server) protect(next http.Handler) http.Handler {
 // verify accepts only access tokens its AS issued for this resource: an
 // ID-JAG, an ID token or a token for another resource fails typ, iss or aud.
 func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error) {
+	if ti, ok := s.tokens.get(raw); ok {
+		return ti, nil
+	}
 	var c struct {
 		ClientID string `json:"client_id"`
 		Scope    string `json:"scope"`
@@ -83,12 +86,14 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNotTodo0, err)
 	}
-	return &auth.TokenInfo{
+	ti := &auth.TokenInfo{
 		Scopes:     oauth.SplitScope(c.Scope),
 		Expiration: t.Claims.Expiry.Time(),
 		UserID:     t.Claims.Subject,
 		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID},
-	}, nil
+	}
+	s.tokens.put(raw, ti)
+	return ti, nil
 }
 
 // challenge writes a refusal with its WWW-Authenticate header and a JSON body.

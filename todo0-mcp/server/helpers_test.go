@@ -69,6 +69,9 @@ type fakeAPI struct {
 	todos  map[string][]Todo
 	nextID int64
 	acting []string
+	lists  []string // the query of each list call
+	// listAnswer, when set, answers list calls instead (broken answers).
+	listAnswer func(http.ResponseWriter)
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -102,7 +105,27 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		defer a.mu.Unlock()
 		u := mux.Vars(r)["user"]
 		if r.Method == http.MethodGet {
-			oauth.WriteJSON(w, http.StatusOK, map[string]any{"todos": a.todos[u]})
+			if a.listAnswer != nil {
+				a.listAnswer(w)
+				return
+			}
+			// Todo0's paging: ?limit= and an opaque ?cursor= (here: the last id)
+			limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+			after, _ := strconv.ParseInt(r.URL.Query().Get("cursor"), 10, 64)
+			a.lists = append(a.lists, r.URL.RawQuery)
+			page := []Todo{}
+			for _, t := range a.todos[u] {
+				if t.ID > after {
+					page = append(page, t)
+				}
+			}
+			out := map[string]any{}
+			if limit > 0 && len(page) > limit {
+				page = page[:limit]
+				out["next_cursor"] = strconv.FormatInt(page[limit-1].ID, 10)
+			}
+			out["todos"] = page
+			oauth.WriteJSON(w, http.StatusOK, out)
 			return
 		}
 		var in struct{ Title, ActingClient string }

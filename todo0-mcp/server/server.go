@@ -59,6 +59,7 @@ type Server struct {
 	resource string
 	prmURL   string
 	verifier jwtverify.Verifier
+	tokens   *tokenCache // verified access tokens, until their exp
 	api      *todoAPI
 	// Two MCP servers with the same tools: mcpEMA advertises the
 	// enterprise-managed-authorization extension and serves clients that
@@ -114,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		faults:   newFaults(),
 	}
+	s.tokens = newTokenCache(10000)
 	s.verifier = jwtverify.Verifier{
 		Typ:        oauth.TypAccessToken,
 		Algorithms: []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256},

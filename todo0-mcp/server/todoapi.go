@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 // todoAPI is Todo0's service API, called with this server's own client
@@ -53,7 +54,15 @@ func (a *todoAPI) do(ctx context.Context, method, userID, suffix string, in, out
 		return fmt.Errorf("Todo0 is unreachable: %w", err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// A page is far below the limit; a longer or cut-off answer is an error
+	// the caller sees, never a silently truncated list.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return fmt.Errorf("reading Todo0's answer: %w", err)
+	}
+	if len(data) > maxAnswer {
+		return fmt.Errorf("Todo0's answer is longer than %d bytes", maxAnswer)
+	}
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error       string `json:"error"`
@@ -65,18 +74,33 @@ func (a *todoAPI) do(ctx context.Context, method, userID, suffix string, in, out
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	return json.Unmarshal(data, out)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("Todo0's answer is not the expected JSON: %w", err)
+	}
+	return nil
 }
 
-func (a *todoAPI) list(ctx context.Context, userID string) ([]Todo, error) {
+// maxAnswer bounds what is read of one Todo0 answer (a page of 100 todos is
+// well under 100 KB).
+const maxAnswer = 1 << 20
+
+// list returns one page of the user's todos and the cursor of the next.
+func (a *todoAPI) list(ctx context.Context, userID, cursor string, limit int) ([]Todo, string, error) {
 	var out struct {
-		Todos []Todo `json:"todos"`
+		Todos      []Todo `json:"todos"`
+		NextCursor string `json:"next_cursor"`
 	}
-	err := a.do(ctx, http.MethodGet, userID, "", nil, &out)
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if err := a.do(ctx, http.MethodGet, userID, "?"+q.Encode(), nil, &out); err != nil {
+		return nil, "", err
+	}
 	if out.Todos == nil {
 		out.Todos = []Todo{}
 	}
-	return out.Todos, err
+	return out.Todos, out.NextCursor, nil
 }
 
 func (a *todoAPI) create(ctx context.Context, userID, title, actingClient string) (Todo, error) {

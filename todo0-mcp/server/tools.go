@@ -29,11 +29,23 @@ type Todo struct {
 	ViaClient string `json:"via_client,omitempty" jsonschema:"for agent-created todos, the client that acted"`
 }
 
-type listIn struct{}
+// listIn pages through the todos the MCP way: an opaque cursor from the
+// previous page's nextCursor.
+type listIn struct {
+	Cursor string `json:"cursor,omitempty" jsonschema:"nextCursor of the previous page; omit for the first page"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"todos per page, 1 to 100 (default 50)"`
+}
 
 type listOut struct {
-	Todos []Todo `json:"todos"`
+	Todos      []Todo `json:"todos"`
+	NextCursor string `json:"nextCursor,omitempty" jsonschema:"pass as cursor for the next page; absent on the last page"`
 }
+
+// A list_todos page: the default and the largest a caller may ask for.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 100
+)
 
 type createIn struct {
 	Title string `json:"title" jsonschema:"what to do, 1 to 200 characters"`
@@ -72,15 +84,23 @@ func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
 func (s *Server) addTools(srv *mcp.Server) {
 	mcp.AddTool(srv, &mcp.Tool{
 		Name: "list_todos", Title: "List todos",
-		Description: "List the signed-in user's todos. Needs todos.read.",
+		Description: "List the signed-in user's todos, oldest first, one page at a time: " +
+			"when the result has nextCursor, call again with it as cursor for the next page. Needs todos.read.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
-	}, func(ctx context.Context, req *mcp.CallToolRequest, _ listIn) (*mcp.CallToolResult, listOut, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in listIn) (*mcp.CallToolResult, listOut, error) {
 		c, err := callerOf(req, demo.ScopeRead)
 		if err != nil {
 			return nil, listOut{}, err
 		}
-		ts, err := s.api.list(ctx, c.userID)
-		return nil, listOut{Todos: ts}, err
+		limit := in.Limit
+		if limit == 0 {
+			limit = defaultListLimit
+		}
+		if limit < 1 || limit > maxListLimit {
+			return nil, listOut{}, fmt.Errorf("limit must be from 1 to %d", maxListLimit)
+		}
+		ts, next, err := s.api.list(ctx, c.userID, in.Cursor, limit)
+		return nil, listOut{Todos: ts, NextCursor: next}, err
 	})
 	mcp.AddTool(srv, &mcp.Tool{
 		Name: "create_todo", Title: "Create a todo",

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -174,5 +175,115 @@ func TestToolsStructuredAndErrors(t *testing.T) {
 	// the user is the token's sub
 	if _, ok := e.api.todos["t0u_alice"]; !ok || len(e.api.todos) != 1 {
 		t.Errorf("todos by user: %v", e.api.todos)
+	}
+}
+
+// toolText is the text content of a tool result.
+func toolText(res *mcp.CallToolResult) string {
+	text := ""
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			text += tc.Text
+		}
+	}
+	return text
+}
+
+// TestListTodosPages: list_todos pages the MCP way (a cursor argument, a
+// nextCursor in the structured result, absent on the last page), so a user
+// with any number of todos can be listed; every todo appears exactly once,
+// in order; the page size has a default and a bound.
+func TestListTodosPages(t *testing.T) {
+	t.Parallel()
+	e := newMCPEnv(t)
+	e.api.mu.Lock()
+	for i := range 7 {
+		e.api.todos["t0u_alice"] = append(e.api.todos["t0u_alice"], Todo{ID: int64(10 + i), Title: "t", CreatedBy: "person"})
+	}
+	e.api.mu.Unlock()
+	cs := e.connect(e.token(oauth.TypAccessToken, nil), false)
+	ctx := context.Background()
+	list := func(args map[string]any) (listOut, *mcp.CallToolResult) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list_todos", Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out listOut
+		b, _ := json.Marshal(res.StructuredContent)
+		_ = json.Unmarshal(b, &out)
+		return out, res
+	}
+	var ids []int64
+	cursor, pages := "", 0
+	for {
+		args := map[string]any{"limit": 3}
+		if cursor != "" {
+			args["cursor"] = cursor
+		}
+		out, res := list(args)
+		if res.IsError {
+			t.Fatalf("page %d: %s", pages, toolText(res))
+		}
+		pages++
+		for _, td := range out.Todos {
+			ids = append(ids, td.ID)
+		}
+		if out.NextCursor == "" {
+			break
+		}
+		cursor = out.NextCursor
+	}
+	if pages != 3 || fmt.Sprint(ids) != "[10 11 12 13 14 15 16]" {
+		t.Errorf("%d pages, ids %v", pages, ids)
+	}
+	if out, res := list(map[string]any{}); res.IsError || len(out.Todos) != 7 || out.NextCursor != "" {
+		t.Errorf("default page: %+v %s", out, toolText(res))
+	}
+	e.api.mu.Lock()
+	if got := e.api.lists[len(e.api.lists)-1]; got != "limit=50" {
+		t.Errorf("default page asked Todo0 for %q, want limit=50", got)
+	}
+	e.api.mu.Unlock()
+	for _, bad := range []int{-1, maxListLimit + 1} {
+		if _, res := list(map[string]any{"limit": bad}); !res.IsError || !strings.Contains(toolText(res), "limit") {
+			t.Errorf("limit %d: isError %v %q", bad, res.IsError, toolText(res))
+		}
+	}
+}
+
+// TestListTodosBrokenAnswer: an answer from Todo0 that is cut off, longer
+// than the limit or not JSON is a tool error the caller sees, never a short
+// or empty list.
+func TestListTodosBrokenAnswer(t *testing.T) {
+	t.Parallel()
+	e := newMCPEnv(t)
+	cs := e.connect(e.token(oauth.TypAccessToken, nil), false)
+	for _, tc := range []struct {
+		name   string
+		answer func(http.ResponseWriter)
+		want   string
+	}{
+		{"cut off", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "5000")
+			_, _ = w.Write([]byte(`{"todos":[{"id":1,"title":"a"}`))
+		}, "reading Todo0's answer"},
+		{"over the limit", func(w http.ResponseWriter) {
+			_, _ = w.Write([]byte(`{"todos":[],"pad":"` + strings.Repeat("x", maxAnswer) + `"}`))
+		}, "longer than"},
+		{"not JSON", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"todos":[`)) }, "not the expected JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.api.mu.Lock()
+			e.api.listAnswer = tc.answer
+			e.api.mu.Unlock()
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "list_todos", Arguments: map[string]any{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.IsError || !strings.Contains(toolText(res), tc.want) {
+				t.Errorf("isError %v, text %q, want %q", res.IsError, toolText(res), tc.want)
+			}
+		})
 	}
 }

@@ -32,7 +32,7 @@ func (s *Server) requireService(next http.Handler) http.Handler {
 			return
 		}
 		var exists int
-		if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM users WHERE id = ?`, mux.Vars(r)["user"]).Scan(&exists); err != nil || exists == 0 {
+		if err := s.stmts.QueryRow(r.Context(), `SELECT COUNT(*) FROM users WHERE id = ?`, mux.Vars(r)["user"]).Scan(&exists); err != nil || exists == 0 {
 			oauth.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such Todo0 user"})
 			return
 		}
@@ -40,13 +40,34 @@ func (s *Server) requireService(next http.Handler) http.Handler {
 	})
 }
 
+// apiListTodos is one page of the user's todos, oldest first:
+// ?limit= (default 100, at most 500) and ?cursor= (the next_cursor of the
+// previous page). next_cursor is absent on the last page.
 func (s *Server) apiListTodos(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.todos(r.Context(), mux.Vars(r)["user"])
+	q := r.URL.Query()
+	limit := defaultTodoPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxTodoPage {
+			oauth.WriteError(w, r, oauth.InvalidRequest("limit must be an integer from 1 to %d", maxTodoPage))
+			return
+		}
+		limit = n
+	}
+	ts, next, err := s.todoPage(r.Context(), mux.Vars(r)["user"], q.Get("cursor"), limit)
+	if errors.Is(err, errBadCursor) {
+		oauth.WriteError(w, r, oauth.InvalidRequest("%v", err))
+		return
+	}
 	if err != nil {
 		oauth.WriteError(w, r, oauth.ServerError(err))
 		return
 	}
-	oauth.WriteJSON(w, http.StatusOK, map[string]any{"todos": ts})
+	out := map[string]any{"todos": ts}
+	if next != "" {
+		out["next_cursor"] = next
+	}
+	oauth.WriteJSON(w, http.StatusOK, out)
 }
 
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {

@@ -281,21 +281,14 @@ func ruleFor(err error) string {
 	return "checklist 3 well-formed JWT"
 }
 
-// provision finds or creates the Todo0 user for (iss, sub).
+// provision finds or creates the Todo0 user for (iss, sub), keeping the
+// email and name the IdP last sent: one statement, one write.
 func (s *Server) provision(ctx context.Context, iss, sub, email, name string) (string, error) {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?) ON CONFLICT(iss, sub) DO NOTHING`,
-		"t0u_"+randomID()[:16], iss, sub, email, name, s.now().Unix())
-	if err != nil {
-		return "", err
-	}
-	if email != "" || name != "" {
-		_, err = s.db.ExecContext(ctx, `UPDATE users SET email = CASE WHEN ? <> '' THEN ? ELSE email END, name = CASE WHEN ? <> '' THEN ? ELSE name END WHERE iss = ? AND sub = ?`,
-			email, email, name, name, iss, sub)
-		if err != nil {
-			return "", err
-		}
-	}
 	var id string
-	err = s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE iss = ? AND sub = ?`, iss, sub).Scan(&id)
+	err := s.stmts.QueryRow(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT(iss, sub) DO UPDATE SET
+			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE email END,
+			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END
+		RETURNING id`, "t0u_"+randomID()[:16], iss, sub, email, name, s.now().Unix()).Scan(&id)
 	return id, err
 }

@@ -52,4 +52,22 @@ var migrations = []string{
 		id_jag_jti TEXT NOT NULL,
 		expires_at INTEGER NOT NULL
 	);`,
+	// Version 4: what the page shows of the grants ("apps acting for you")
+	// is kept per user and client, so the page reads one row per app however
+	// many tokens were issued, and expired grants can be pruned without the
+	// page losing its counts.
+	`CREATE TABLE grant_apps (
+		user_id   TEXT NOT NULL,
+		client_id TEXT NOT NULL,
+		n         INTEGER NOT NULL,      -- access tokens issued to the client for the user
+		last_at   INTEGER NOT NULL,      -- when the last one was issued
+		PRIMARY KEY (user_id, client_id)
+	) WITHOUT ROWID;
+	INSERT INTO grant_apps(user_id, client_id, n, last_at) SELECT user_id, client_id, COUNT(*), MAX(at) FROM grants WHERE true GROUP BY user_id, client_id;
+	CREATE TRIGGER grants_count AFTER INSERT ON grants BEGIN
+		INSERT INTO grant_apps(user_id, client_id, n, last_at) VALUES (NEW.user_id, NEW.client_id, 1, NEW.at)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET n = n + 1, last_at = max(last_at, excluded.last_at);
+	END;
+	CREATE INDEX grants_expiry ON grants(expires_at);
+	CREATE INDEX sessions_expiry ON sessions(expires_at);`,
 }

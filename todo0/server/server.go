@@ -111,6 +111,7 @@ func (c *Config) setDefaults() error {
 type Server struct {
 	cfg     Config
 	db      *sql.DB
+	stmts   *sqlitedb.Stmts // the hot paths' prepared statements
 	keys    *keys.Set
 	replay  *replay.Store
 	clients *clientauth.Authenticator
@@ -158,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, db: db, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
+		cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
 		idpKeys: &jwks.Remote{
 			Issuer: cfg.IdPIssuer, MetadataURL: strings.TrimSuffix(cfg.IdPIssuer, "/") + "/.well-known/openid-configuration",
 			Client: cfg.HTTPClient, MinRefresh: cfg.IdPJWKSMinRefresh,
@@ -178,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error { return errors.Join(s.stmts.Close(), s.db.Close()) }
 
 // Issuer is the authorization server's issuer.
 func (s *Server) Issuer() string { return s.cfg.PublicURL }
@@ -217,11 +218,15 @@ func (s *Server) Handler() http.Handler {
 	return httpx.Middleware(s.cfg.PublicURL, s.log, r)
 }
 
-// Maintain prunes expired replay records and sessions.
+// Maintain prunes expired replay records, sessions and grants. A grant
+// (the record of an issued access token) goes once the token has expired;
+// what the page shows of it, the count and time per app, stays in
+// grant_apps.
 func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
-	_, e := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, s.now().Unix())
-	return errors.Join(err, e)
+	_, e1 := sqlitedb.Prune(ctx, s.db, "sessions", `expires_at < ?`, s.now().Unix())
+	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	return errors.Join(err, e1, e2)
 }
 
 // ---- clients ----
@@ -244,7 +249,7 @@ type client struct {
 func (s *Server) client(ctx context.Context, id string) (*client, error) {
 	var c client
 	var methods, jwksURI string
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, kind, secret_hash, auth_methods, jwks_uri FROM clients WHERE id = ?`, id).
+	err := s.stmts.QueryRow(ctx, `SELECT id, name, kind, secret_hash, auth_methods, jwks_uri FROM clients WHERE id = ?`, id).
 		Scan(&c.ID, &c.Name, &c.Kind, &c.SecretHash, &methods, &jwksURI)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientauth.ErrUnknownClient

@@ -104,21 +104,60 @@ func scanTodo(sc interface{ Scan(...any) error }, t *todo) error {
 	return sc.Scan(&t.ID, &t.Title, &t.Done, &t.CreatedAt, &t.CreatedBy, &t.ViaClient, &t.ViaName)
 }
 
-func (s *Server) todos(ctx context.Context, userID string) ([]todo, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? ORDER BY t.id`, userID)
+// A page of todos: the API's default and largest, and the web page's size.
+const (
+	defaultTodoPage = 100
+	maxTodoPage     = 500
+	webTodoPage     = 50
+)
+
+// todoPage returns up to limit of the user's todos after the cursor, oldest
+// first, and the cursor of the next page ("" after the last one). It reads
+// one index range (todos_user), so a page costs the same however many todos
+// the user has.
+func (s *Server) todoPage(ctx context.Context, userID, cursor string, limit int) ([]todo, string, error) {
+	after, err := parseCursor(cursor)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	rows, err := s.stmts.Query(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? AND t.id > ? ORDER BY t.id LIMIT ?`, userID, after, limit+1)
+	if err != nil {
+		return nil, "", err
 	}
 	defer rows.Close()
-	out := []todo{}
+	out := make([]todo, 0, min(limit, 64))
 	for rows.Next() {
 		var t todo
 		if err := scanTodo(rows, &t); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = strconv.FormatInt(out[limit-1].ID, 10)
+	}
+	return out, next, nil
+}
+
+// errBadCursor is a cursor this server did not hand out.
+var errBadCursor = errors.New("cursor must be a next_cursor value from an earlier page")
+
+// parseCursor reads a cursor: opaque to clients, the id of the last todo of
+// the previous page here.
+func parseCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != c {
+		return 0, errBadCursor
+	}
+	return n, nil
 }
 
 // MaxTitle bounds a todo title.
@@ -131,7 +170,7 @@ func validTitle(t string) (string, bool) {
 
 func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via string) (todo, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
+	err := s.stmts.QueryRow(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
 		userID, title, s.now().Unix(), createdBy, via).Scan(&id)
 	if err != nil {
 		return todo{}, err
@@ -141,7 +180,7 @@ func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via s
 
 func (s *Server) todo(ctx context.Context, id int64) (todo, error) {
 	var t todo
-	err := scanTodo(s.db.QueryRowContext(ctx, `SELECT `+todoColumns+` WHERE t.id = ?`, id), &t)
+	err := scanTodo(s.stmts.QueryRow(ctx, `SELECT `+todoColumns+` WHERE t.id = ?`, id), &t)
 	return t, err
 }
 
@@ -149,14 +188,19 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	u := s.currentUser(r)
 	data := map[string]any{"User": u, "IdP": s.cfg.IdPIssuer}
 	if u != nil {
-		ts, err := s.todos(r.Context(), u.ID)
+		cursor := r.URL.Query().Get("cursor")
+		ts, next, err := s.todoPage(r.Context(), u.ID, cursor, webTodoPage)
+		if errors.Is(err, errBadCursor) {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
 		if err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		data["Todos"] = ts
+		data["Todos"], data["Next"], data["Paged"] = ts, next, cursor != ""
 		var apps []map[string]any
-		rows, err := s.db.QueryContext(r.Context(), `SELECT g.client_id, c.name, MAX(g.at), COUNT(*) FROM grants g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? GROUP BY g.client_id`, u.ID)
+		rows, err := s.db.QueryContext(r.Context(), `SELECT g.client_id, c.name, g.last_at, g.n FROM grant_apps g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? ORDER BY g.client_id`, u.ID)
 		if err == nil {
 			for rows.Next() {
 				var id string
