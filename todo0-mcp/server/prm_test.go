@@ -36,9 +36,24 @@ func (e *mcpEnv) getPRM(path string) (int, prmDoc) {
 	return resp.StatusCode, d
 }
 
-var prmPaths = []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}
+var prmPaths = []string{"/.well-known/oauth-protected-resource/mcp"}
 
-// TestProtectedResourceMetadata: checklist 4 / RFC 9728, at both locations.
+// RFC 9728 3.3: a root metadata document would describe the resource
+// without a path, which this server does not serve; the /mcp resource's
+// document is only at its path-suffixed location.
+func TestPRMNoRootDocument(t *testing.T) {
+	e := newMCPEnv(t)
+	resp, err := http.Get(e.url + "/.well-known/oauth-protected-resource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("root metadata document: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestProtectedResourceMetadata: checklist 4 / RFC 9728.
 func TestProtectedResourceMetadata(t *testing.T) {
 	t.Parallel()
 	e := newMCPEnv(t)

@@ -180,10 +180,11 @@ func (s *Server) Close() error { return nil }
 // Handler serves the protected resource metadata and the MCP endpoint.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	// RFC 9728 3.1: the path-suffixed location for the /mcp resource, and the
-	// root location that clients reading a bare origin try.
+	// RFC 9728 3.1: the path-suffixed location for the /mcp resource. No root
+	// document: RFC 9728 3.3 ties it to the identifier without a path, a
+	// resource this server does not have (the Go MCP SDK refuses one that
+	// names /mcp).
 	r.HandleFunc("/.well-known/oauth-protected-resource"+demo.MCPPath, s.protectedResourceMetadata)
-	r.HandleFunc("/.well-known/oauth-protected-resource", s.protectedResourceMetadata)
 	r.Handle("/admin/api/faults", faults.Handler(s.faults, s.cfg.AdminToken))
 	streamable := mcp.NewStreamableHTTPHandler(s.serverFor, &mcp.StreamableHTTPOptions{Logger: s.log, SessionTimeout: s.cfg.SessionTimeout})
 	r.Handle(demo.MCPPath, s.originGate(s.protect(s.sessions.track(streamable))))
