@@ -59,7 +59,8 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			return
 		}
 		if strings.TrimSpace(tok) == "" {
-			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidRequest, "the Bearer scheme needs a Todo0 access token after it", "")
+			// RFC 6750 3.1: a malformed request (the scheme without a token) is invalid_request, 400.
+			s.challenge(w, http.StatusBadRequest, oauth.ErrInvalidRequest, "the Bearer scheme needs a Todo0 access token after it", "")
 			return
 		}
 		ti, err := s.verify(r.Context(), strings.TrimSpace(tok))
@@ -113,7 +114,9 @@ func (s *Server) challenge(w http.ResponseWriter, status int, code, desc, scope 
 	if code != "" {
 		body["error"], body["error_description"] = code, desc
 	} else {
-		body["error"], body["error_description"] = "unauthorized", "this MCP server needs a Todo0 access token; see resource_metadata in WWW-Authenticate"
+		// RFC 6750 3.1: no credentials, no error code (none is registered for
+		// it); the description says what to do.
+		body["error_description"] = "this MCP server needs a Todo0 access token; see resource_metadata in WWW-Authenticate"
 	}
 	oauth.WriteJSON(w, status, body)
 }

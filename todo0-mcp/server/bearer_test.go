@@ -54,10 +54,11 @@ func TestBearerBattery(t *testing.T) {
 		// RFC 6750 3.1: an unsupported authentication method gets no error code
 		{name: "Basic scheme", authz: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")), status: 401, scope: all},
 		{name: "Token scheme", authz: "Token " + e.token(oauth.TypAccessToken, nil), status: 401, scope: all},
-		{name: "bare Bearer", authz: "Bearer", status: 401, code: "invalid_request", scope: all},
+		// RFC 6750 3.1: the scheme without a token is a malformed request, 400 invalid_request
+		{name: "bare Bearer", authz: "Bearer", status: 400, code: "invalid_request", scope: all},
 		// checklist 4: a token was sent but is bad -> error="invalid_token"
 		{name: "garbage", authz: "Bearer garbage", status: 401, code: "invalid_token", scope: all},
-		{name: "empty bearer", authz: "Bearer ", status: 401, code: "invalid_request", scope: all},
+		{name: "empty bearer", authz: "Bearer ", status: 400, code: "invalid_request", scope: all},
 		{name: "expired", authz: at(func(c map[string]any) {
 			c["iat"], c["nbf"], c["exp"] = now.Add(-10*time.Minute).Unix(), now.Add(-10*time.Minute).Unix(), now.Add(-5*time.Minute).Unix()
 		}), status: 401, code: "invalid_token", scope: all},
@@ -115,8 +116,12 @@ func TestBearerBattery(t *testing.T) {
 				t.Errorf("challenge %v, want resource_metadata %s scope %q error %q", p, prm, tc.scope, tc.code)
 			}
 			var m map[string]string
-			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m["error"] == "" || resp.Header.Get("Cache-Control") != "no-store" {
+			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || m["error_description"] == "" || resp.Header.Get("Cache-Control") != "no-store" {
 				t.Errorf("body %v (%v), Cache-Control %q", m, err, resp.Header.Get("Cache-Control"))
+			}
+			// RFC 6750 3.1: no error code when no token was sent, and never an unregistered one.
+			if tc.code == "" && m["error"] != "" {
+				t.Errorf("body error %q, want none", m["error"])
 			}
 			if tc.code != "" && m["error"] != tc.code {
 				t.Errorf("body error %q, want %q", m["error"], tc.code)

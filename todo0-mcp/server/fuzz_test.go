@@ -101,10 +101,15 @@ func FuzzBearer(f *testing.F) {
 				t.Fatalf("%d without a Bearer challenge naming resource_metadata: %q", w.Code, challenge)
 			}
 			var b struct {
-				Error string `json:"error"`
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
 			}
-			if json.Unmarshal(w.Body.Bytes(), &b) != nil || b.Error == "" {
+			if json.Unmarshal(w.Body.Bytes(), &b) != nil || b.Description == "" {
 				t.Fatalf("%d body is not an error object: %q", w.Code, w.Body)
+			}
+			// RFC 6750 3.1: an error code in the body only when the challenge has one.
+			if (b.Error == "") != !strings.Contains(challenge, `error="`) {
+				t.Fatalf("%d body error %q with challenge %q", w.Code, b.Error, challenge)
 			}
 			if w.Code == http.StatusForbidden {
 				if !valid || !toolCall || strings.Contains(" "+scope+" ", " todos.write ") || b.Error != oauth.ErrInsufficientScope {
