@@ -40,6 +40,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":                  []string{"S256"},
 		"authorization_response_iss_parameter_supported":    true,
 		"identity_chaining_requested_token_types_supported": []string{oauth.TokenTypeIDJAG},
+		"request_uri_parameter_supported":                   false, // OIDC Discovery 3: omitted means true
 	})
 }
 

@@ -83,7 +83,7 @@ func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
 
 func (s *Server) addTools(srv *mcp.Server) {
 	mcp.AddTool(srv, &mcp.Tool{
-		Name: "list_todos", Title: "List todos",
+		Name: "list_todos", Title: "List todos", OutputSchema: listTodosOutputSchema(),
 		Description: "List the signed-in user's todos, oldest first, one page at a time: " +
 			"when the result has nextCursor, call again with it as cursor for the next page. Needs todos.read.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},

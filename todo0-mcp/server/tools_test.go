@@ -287,3 +287,42 @@ func TestListTodosBrokenAnswer(t *testing.T) {
 		})
 	}
 }
+
+// list_todos' output schema says what the tool returns: todos is an array,
+// never null (a Go slice's inferred schema allows null; strict validators
+// warn about a schema that admits what the tool never sends).
+func TestListTodosOutputSchemaTodosNotNullable(t *testing.T) {
+	e := newMCPEnv(t)
+	cs := e.connect(e.token(oauth.TypAccessToken, nil), true)
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tl := range tools.Tools {
+		if tl.Name != "list_todos" {
+			continue
+		}
+		b, _ := json.Marshal(tl.OutputSchema)
+		var s struct {
+			Properties map[string]struct {
+				Type any `json:"type"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Properties["todos"].Type; got != "array" {
+			t.Fatalf("todos type %v, want \"array\": %s", got, b)
+		}
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "list_todos", Arguments: map[string]any{}})
+		if err != nil || res.IsError {
+			t.Fatalf("list_todos with the schema: %v %+v", err, res)
+		}
+		out, _ := json.Marshal(res.StructuredContent)
+		if string(out) != `{"todos":[]}` {
+			t.Fatalf("empty list is %s", out)
+		}
+		return
+	}
+	t.Fatal("no list_todos")
+}
