@@ -167,6 +167,7 @@ type tokenResponse struct {
 //     and sub, client_id, jti non-empty strings (jwtverify refuses "" and null)
 //  5. client_id = the authenticated client
 //  8. resource is one of ours                 9. scopes known, narrowed to the request
+//     (no scope claim: Config.DefaultScopes)
 //  7. jti not seen before: recorded last, so a refused assertion leaves no trace
 //  10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
 //
@@ -210,6 +211,11 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		return nil, oauth.InvalidGrant("ID-JAG rejected: resource %q is not a Todo0 resource", resource).WithRule("checklist 3.8 resource is ours")
 	}
 	granted := oauth.SplitScope(jag.Scope)
+	if _, has := t.Raw["scope"]; !has {
+		// IDJAG 3: scope is optional. Without it the IdP set no limit, and
+		// Todo0 grants its default scopes for requesting apps (Config.DefaultScopes).
+		granted = slices.Clone(s.cfg.DefaultScopes)
+	}
 	for _, sc := range granted {
 		if !slices.Contains(knownScopes, sc) {
 			return nil, oauth.InvalidGrant("ID-JAG rejected: scope %q is unknown at Todo0", sc).WithRule("checklist 3.9 known scopes")

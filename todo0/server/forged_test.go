@@ -117,8 +117,8 @@ func TestForgedIDJAGs(t *testing.T) {
 		}},
 		// checklist 3.9: a scope Todo0 does not know -> invalid_grant (EMA)
 		{"unknown scope", "scope \"todos.admin\" is unknown", func() string { return sign(t, jwtSpec{}, with("scope", "todos.read todos.admin")) }},
-		// checklist 3.9: an ID-JAG granting nothing
-		{"no scope", "grants no scope", func() string { return sign(t, jwtSpec{}, without("scope")) }},
+		// checklist 3.9: an ID-JAG granting nothing (an empty scope claim; no claim at all gets DefaultScopes)
+		{"empty scope", "grants no scope", func() string { return sign(t, jwtSpec{}, with("scope", "")) }},
 		// checklist 3: a well-formed JWT is required at all
 		{"not a JWT", "3 dot-separated parts", func() string { return "not-a-jwt" }},
 		{"header not JSON", "header is not base64url JSON", func() string { return "bm90IGpzb24." + strings.SplitN(sign(t, jwtSpec{}, e.claims()), ".", 2)[1] }},

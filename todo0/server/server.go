@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	// Resources are the protected resources this AS issues tokens for
 	// (demo.Todo0MCPURL + "/mcp"). The first is the default when an ID-JAG names none.
 	Resources []string
+	// DefaultScopes are what a requesting app gets when its ID-JAG carries no
+	// scope claim (the ID-JAG draft makes scope optional; the resource AS
+	// decides). Least privilege by default: todos.read. A scope parameter in
+	// the jwt-bearer request narrows within them.
+	DefaultScopes []string
 	// MCPURL is only used to seed the demo world (demo.Todo0MCPURL).
 	SigningAlg     string        // access token signing: RS256 or ES256 (ES256)
 	AccessTokenTTL time.Duration // (5m)
@@ -75,6 +81,14 @@ func (c *Config) setDefaults() error {
 	}
 	if len(c.Resources) == 0 {
 		c.Resources = []string{demo.Todo0MCPURL + demo.MCPPath}
+	}
+	if len(c.DefaultScopes) == 0 {
+		c.DefaultScopes = []string{demo.ScopeRead}
+	}
+	for _, sc := range c.DefaultScopes {
+		if !slices.Contains(knownScopes, sc) {
+			return fmt.Errorf("todo0: DefaultScopes: %q is not a Todo0 scope (%v)", sc, knownScopes)
+		}
 	}
 	if c.Agent0JWKSURI == "" {
 		c.Agent0JWKSURI = demo.Agent0URL + "/.well-known/jwks.json"
