@@ -205,8 +205,11 @@ func (c *capture) Close() error {
 
 func (c *capture) complete() {
 	c.once.Do(func() {
-		c.e.respHeader = c.header
-		c.e.respBody = slices.Clone(c.buf.Bytes())
+		body := slices.Clone(c.buf.Bytes())
+		// Under the lock: the inspector page copies exchanges concurrently.
+		c.rec.mu.Lock()
+		c.e.respHeader, c.e.respBody = c.header, body
+		c.rec.mu.Unlock()
 		c.rec.finish(c.e, c.header, nil)
 	})
 }

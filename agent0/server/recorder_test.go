@@ -183,3 +183,39 @@ func TestRecorderIsBounded(t *testing.T) {
 		t.Fatalf("kept %d steps from #%d, want %d from #6", len(steps), steps[0].Seq, maxExchanges)
 	}
 }
+
+// The inspector page reads the record while responses complete: the record
+// is only touched under its lock (go test -race, run by .ci/run, fails
+// without that).
+func TestRecorderConcurrentReadWhileResponsesComplete(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) }))
+	defer srv.Close()
+	rec := newRecorder(nil)
+	hc := &http.Client{Transport: &recordingTransport{rec: rec}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			resp, err := hc.Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if n := len(rec.Exchanges()); n != 50 {
+				t.Fatalf("%d exchanges recorded, want 50", n)
+			}
+			return
+		default:
+			for _, e := range rec.Exchanges() {
+				_ = len(e.respBody) + len(e.respHeader)
+			}
+		}
+	}
+}
