@@ -2,7 +2,11 @@ package sandboxcontainers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/auth/extauth"
@@ -56,4 +60,64 @@ func callTool(ctx context.Context, cs *mcp.ClientSession, name string, args map[
 		return nil, fmt.Errorf("%s: %+v", name, res.Content)
 	}
 	return res.StructuredContent, nil
+}
+
+// tokenLifetimes runs the flow by hand (x/oauth2 for alice's ID token, then
+// the token exchange and the jwt-bearer grant) and returns the expires_in of
+// the ID-JAG and of Todo0's access token.
+func tokenLifetimes(ctx context.Context, c sandboxclient.Config) (idJAG, accessToken float64, err error) {
+	creds := c.Credentials
+	redirect := c.URLs.Agent0 + "/callback"
+	conf := &oauth2.Config{
+		ClientID: creds.Agent0AtIdP.ID, ClientSecret: creds.Agent0AtIdP.Secret, RedirectURL: redirect, Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: c.URLs.IdP + "/oauth2/authorize", TokenURL: c.URLs.IdP + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+	}
+	verifier := oauth2.GenerateVerifier()
+	q, err := sandboxclient.AuthorizationCode(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", "n")), redirect, "alice", "alice-demo")
+	if err != nil {
+		return 0, 0, err
+	}
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		return 0, 0, err
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	jag, err := tokenRequest(ctx, c.URLs.IdP+"/oauth2/token", creds.Agent0AtIdP, url.Values{
+		"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"requested_token_type": {"urn:ietf:params:oauth:token-type:id-jag"},
+		"audience":             {c.URLs.Todo0},
+		"resource":             {c.URLs.MCPResource},
+		"scope":                {strings.Join(creds.Scopes, " ")},
+		"subject_token":        {idToken},
+		"subject_token_type":   {"urn:ietf:params:oauth:token-type:id_token"},
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	at, err := tokenRequest(ctx, c.URLs.Todo0+"/oauth2/token", creds.Agent0AtTodo0, url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
+		"assertion":  {fmt.Sprint(jag["access_token"])},
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	a, _ := jag["expires_in"].(float64)
+	b, _ := at["expires_in"].(float64)
+	return a, b, nil
+}
+
+func tokenRequest(ctx context.Context, u string, client sandboxclient.Client, form url.Values) (map[string]any, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(client.ID), url.QueryEscape(client.Secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %s %v %v", u, resp.Status, out, err)
+	}
+	return out, nil
 }

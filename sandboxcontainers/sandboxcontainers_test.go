@@ -19,8 +19,10 @@ func TestSandboxInContainers(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	sb := sandboxcontainers.Start(t, &sandboxcontainers.Options{
-		SigningAlg: "ES256",
-		Env:        map[sandboxclient.Party]map[string]string{sandboxclient.Todo0: {"XAA_LOG_LEVEL": "debug"}},
+		SigningAlg:     "ES256",
+		IDJAGTTL:       2 * time.Minute,
+		AccessTokenTTL: 90 * time.Second,
+		Env:            map[sandboxclient.Party]map[string]string{sandboxclient.Todo0: {"XAA_LOG_LEVEL": "debug"}},
 	})
 	t.Logf("started in %s: %+v", time.Since(start).Round(time.Millisecond), sb.URLs)
 
@@ -28,6 +30,10 @@ func TestSandboxInContainers(t *testing.T) {
 	kid, alg := idpKey(t, sb)
 	if alg != "ES256" {
 		t.Fatalf("IdP key alg = %s, want ES256", alg)
+	}
+	// Options: the token lifetimes reached the IdP and Todo0.
+	if jag, at, err := tokenLifetimes(ctx, sb.Config); err != nil || jag != 120 || at != 90 {
+		t.Fatalf("expires_in of the ID-JAG %v (want 120) and the access token %v (want 90): %v", jag, at, err)
 	}
 	// The URLs are localhost on the host, as inside the containers.
 	if !strings.HasPrefix(sb.URLs.Agent0, "http://localhost:") {
