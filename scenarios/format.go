@@ -34,7 +34,7 @@ type Scenario struct {
 
 	Title     string   `yaml:"title"`
 	Teaches   string   `yaml:"teaches"`
-	Checklist []string `yaml:"checklist"` // SPEC-CHECKLIST rows this scenario covers
+	Checklist []string `yaml:"checklist"` // rule ids of docs/spec-checklist.md this scenario covers
 	Setup     Setup    `yaml:"setup"`
 	Steps     []*Step  `yaml:"steps"`
 	// Cleanup steps run after the steps whatever happened (they matter with

@@ -191,7 +191,7 @@ func (r *run) authenticate(req *request, c *Client, defID, defSecret string) err
 	return nil
 }
 
-// exchange is the token exchange for an ID-JAG (SPEC-CHECKLIST section 1).
+// exchange is the token exchange for an ID-JAG (checklist 1).
 func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	x := st.Exchange
 	f, err := r.form([][2]string{
@@ -241,7 +241,7 @@ func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	return out, nil
 }
 
-// redeem is the jwt-bearer grant at the Todo0 AS (SPEC-CHECKLIST section 3),
+// redeem is the jwt-bearer grant at the Todo0 AS (checklist 3),
 // with the strict client's checks on the answer.
 func (r *run) redeem(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	x := st.Redeem

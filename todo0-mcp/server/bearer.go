@@ -23,7 +23,7 @@ type tokenInfoKey struct{}
 // bodyKey holds the request body scopeGate read, for serverFor.
 type bodyKey struct{}
 
-// protect guards the MCP endpoint (SPEC-CHECKLIST section 4).
+// protect guards the MCP endpoint (checklist 4).
 //
 // The token is verified here, once, so that every refusal carries the
 // challenge RFC 6750 3 and RFC 9728 5.1 describe (resource_metadata, scope,
