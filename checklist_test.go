@@ -60,8 +60,11 @@ func checklistRules(t *testing.T) map[string][][2]string {
 // one test, and each linked test exists in the file the link names (a renamed
 // or deleted test breaks the link, and this test).
 func TestChecklistRulesLinkTests(t *testing.T) {
-	for id, tests := range checklistRules(t) {
-		if len(tests) == 0 && id != "7" { // 7 lists rules not enforced yet
+	rules := checklistRules(t)
+	for id, tests := range rules {
+		// 7 lists rules not enforced yet; a section whose rules are numbered
+		// (10 holding 10.1, ...) may leave the tests to them.
+		if len(tests) == 0 && id != "7" && !hasSubRules(rules, id) {
 			t.Errorf("checklist %s links to no test", id)
 		}
 		for _, tl := range tests {
@@ -143,4 +146,13 @@ func TestChecklistCitationsResolve(t *testing.T) {
 			}
 		}
 	}
+}
+
+func hasSubRules(rules map[string][][2]string, id string) bool {
+	for other := range rules {
+		if strings.HasPrefix(other, id+".") {
+			return true
+		}
+	}
+	return false
 }

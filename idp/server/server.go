@@ -156,6 +156,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("idp: seed: %w", err)
 	}
+	changed, err := s.reconcileSeededURLs(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("idp: seeded URLs: %w", err)
+	}
+	for _, c := range changed {
+		s.log.Info("seeded demo world follows the configured URL", "change", c)
+	}
 	return s, nil
 }
 

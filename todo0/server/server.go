@@ -175,6 +175,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("todo0: seed: %w", err)
 	}
+	if prev, err := s.followIdPIssuer(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("todo0: users of the previous IdP URL: %w", err)
+	} else if prev != "" {
+		s.log.Info("users follow the IdP's new URL", "from", prev, "to", cfg.IdPIssuer)
+	}
 	return s, nil
 }
 
