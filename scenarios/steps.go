@@ -481,18 +481,28 @@ func (d *Decoded) claimFloat(name string) (float64, bool) {
 	return f, ok
 }
 
-// idpLogout signs the user out of Acme in their browser (revokes the session).
+// idpLogout signs the user out of Acme in their browser (revokes the
+// session): Acme's "Sign out of Acme" opens the logout confirmation page,
+// whose form (with its CSRF token) ends the session.
 func (r *run) idpLogout(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	b := r.browser(st.IdPLogout.User)
+	ask := &Call{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/logout"}
+	sr.Calls = append(sr.Calls, ask)
+	p, err := b.Get(ctx, r.t.IdP+"/logout")
+	if err != nil {
+		ask.Err = err.Error()
+		return Outcome{}, err
+	}
+	ask.Status, ask.Body = p.Status, "(the confirmation page: no id_token_hint, so Acme asks)"
 	call := &Call{Party: "idp", Method: http.MethodPost, URL: r.t.IdP + "/logout"}
 	sr.Calls = append(sr.Calls, call)
-	p, err := b.Post(ctx, r.t.IdP+"/logout", url.Values{})
+	p, err = b.SubmitForm(ctx, p, "/logout", nil)
 	if err != nil {
 		call.Err = err.Error()
 		return Outcome{}, err
 	}
 	call.Status = p.Status
-	call.Body = "(followed the redirect to " + p.URL.String() + ")"
+	call.Body = pageText(p.Body)
 	return Outcome{Status: p.Status}, nil
 }
 

@@ -186,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/login", s.login).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/token", s.token)
 	r.HandleFunc("/oauth2/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/logout", s.logout).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/logout", s.endSession).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
 	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
 	s.consoleRoutes(r)
