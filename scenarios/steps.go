@@ -436,6 +436,8 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	out.Text = strings.Join(texts, "\n")
 	if isErr, _ := res["isError"].(bool); isErr {
 		out.RefusedBy, out.Error, out.Description = "mcp", "tool_error", out.Text
+	} else if st.CallTool.Tool == "create_todo" {
+		r.noteCreated(tok, res)
 	}
 	return out, nil
 }
