@@ -245,6 +245,9 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request) {
 	u := consoleBack(r.PostForm.Get("back"))
 	actor := "console:" + cu.Username
 	msg, secret, err := s.runAction(r.Context(), actor, mux.Vars(r)["action"], r.PostForm)
+	if err == nil {
+		msg += s.revocationNote(r.Context(), mux.Vars(r)["action"], r.PostForm)
+	}
 	if secret != nil && err == nil {
 		s.render(w, http.StatusOK, "admin_secret.html", map[string]any{"Admin": cu, "Page": "apps", "Client": secret})
 		return
