@@ -230,6 +230,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			ClockSkew:         time.Duration(sc.Setup.ClockSkew),
 			IdPJWKSMinRefresh: time.Duration(sc.Setup.JWKSMinRefresh),
 			IdPSigningAlg:     sc.Setup.IdPSigningAlg,
+			SharedSignals:     sc.Setup.SharedSignals,
 			Logger:            o.Logger,
 		}
 		if opts.ClockSkew == 0 && (sc.Setup.IDJAGTTL != 0 || sc.Setup.AccessTokenTTL != 0 || sc.Setup.IDTokenTTL != 0) {

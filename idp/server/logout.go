@@ -157,6 +157,7 @@ func (s *Server) revokeSSOSession(ctx context.Context, w http.ResponseWriter, se
 	_, _ = s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, s.now().Unix(), sess.SID)
 	s.audit(ctx, auditRecord{Event: "sign_out", Outcome: "ok", ClientID: clientID, UserID: sess.UserID, Detail: map[string]any{"sid": sess.SID}})
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	s.signalUser(ctx, EventSessionRevoked, sess.UserID, "user", "signed out of Acme")
 }
 
 func logoutCSRFOK(r *http.Request) bool {

@@ -76,7 +76,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 // ID-JAG, an ID token or a token for another resource fails typ, iss or aud.
 func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error) {
 	if ti, ok := s.tokens.get(raw); ok {
-		return ti, nil
+		return ti, s.stillActive(ctx, raw)
 	}
 	var c struct {
 		ClientID string `json:"client_id"`
@@ -93,7 +93,7 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID},
 	}
 	s.tokens.put(raw, ti)
-	return ti, nil
+	return ti, s.stillActive(ctx, raw)
 }
 
 // challenge writes a refusal with its WWW-Authenticate header and a JSON body.
