@@ -78,6 +78,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading scenarios:\n%w", err)
 	}
+	scenarios.InSequenceOrder(scs)
 	if *list {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, sc := range scs {
@@ -138,7 +139,9 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		defer f.Close()
 		fmt.Fprintf(f, "# XAA sandbox: scenario transcript\n\nRecorded %s by `go run . play`. Tokens and secrets are shortened; JWTs are shown decoded without their signatures.\n\n", time.Now().UTC().Format(time.RFC1123))
-		ns = append(ns, &scenarios.Markdown{W: f})
+		md := &scenarios.Markdown{W: f}
+		md.Contents(scs)
+		ns = append(ns, md)
 	}
 	o.Narrator = ns
 
@@ -160,7 +163,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(out, "\n%d scenarios: %d passed, %d failed, %d skipped in %s\n", len(reports), len(reports)-failed-skipped, failed, skipped, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(out, "\n%s: %d passed, %d failed, %d skipped in %s\n", scenarios.Plural(len(reports), "scenario", "scenarios"), len(reports)-failed-skipped, failed, skipped, time.Since(start).Round(time.Millisecond))
 	}
 	if failed > 0 {
 		for _, r := range reports {

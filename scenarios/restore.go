@@ -207,6 +207,9 @@ func (r *run) activeFaults(ctx context.Context, party string) ([]string, error) 
 	return st.Active, nil
 }
 
+// Plural is "1 scenario", "2 scenarios".
+func Plural(n int, one, many string) string { return plural(n, one, many) }
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one

@@ -509,9 +509,13 @@ func (r *run) idpLogout(ctx context.Context, st *Step, sr *StepReport) (Outcome,
 }
 
 var (
-	tagRe   = regexp.MustCompile(`(?s)<style.*?</style>|<script.*?</script>|<[^>]+>`)
-	spaceRe = regexp.MustCompile(`[ \t]*\n[ \t\n]*|[ \t]{2,}`)
+	dropRe  = regexp.MustCompile(`(?is)<style.*?</style>|<script.*?</script>|<head.*?</head>|<header.*?</header>|<form[^>]*action="/logout".*?</form>`)
+	dtddRe  = regexp.MustCompile(`(?s)</dt>\s*<dd[^>]*>`)
+	blockRe = regexp.MustCompile(`(?i)<(?:br|/?p|/?div|/?li|/?ul|/?h[1-6]|/?tr|/?dt|/?dd|/?dl|/?section|/?aside|/?main|/?pre|/?summary|/?details|/?table)\b[^>]*>`)
+	tagRe   = regexp.MustCompile(`(?s)<[^>]+>`)
 	alertRe = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	// Agent0's page: the connections panel is what a step changes, besides the chat's answer.
+	panelRe = regexp.MustCompile(`(?s)<aside class="card" id="connections".*?</aside>`)
 )
 
 // chatItems are the lines of Agent0's chat list, oldest first: "me" for the
@@ -569,15 +573,41 @@ func newReply(body string, before int) (string, bool) {
 	return "", false
 }
 
-// pageText is the visible text of an HTML page, roughly.
+// pageText is the visible text of an HTML page as a person reads it: block
+// elements start lines, inline ones (code, b, a) stay inside their sentence,
+// the page header and sign-out form are left out.
 func pageText(body string) string {
-	t := html.UnescapeString(tagRe.ReplaceAllString(body, "\n"))
-	return strings.TrimSpace(spaceRe.ReplaceAllStringFunc(t, func(s string) string {
-		if strings.Contains(s, "\n") {
-			return "\n"
+	t := dropRe.ReplaceAllString(body, "")
+	t = dtddRe.ReplaceAllString(t, ": ") // "Error code: access_denied" on one line
+	t = blockRe.ReplaceAllString(t, "\n")
+	t = html.UnescapeString(tagRe.ReplaceAllString(t, ""))
+	var lines []string
+	for _, l := range strings.Split(t, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
 		}
-		return " "
-	}))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// agent0Summary is what an Agent0 step shows: the chat's latest answer and
+// the connections panel, rather than the whole page.
+func agent0Summary(body string) string {
+	var parts []string
+	items := chatItems(body)
+	for k := len(items) - 1; k >= 0; k-- {
+		if items[k].who == "bot" {
+			parts = append(parts, "Agent0 says:\n  "+strings.ReplaceAll(pageText(`<li class="`+items[k].html), "\n", "\n  "))
+			break
+		}
+	}
+	if m := panelRe.FindString(body); m != "" {
+		parts = append(parts, pageText(m))
+	}
+	if len(parts) == 0 {
+		return pageText(body)
+	}
+	return strings.Join(parts, "\n")
 }
 
 // agent0 drives Agent0's web page in the user's browser.
@@ -621,9 +651,9 @@ func (r *run) agent0(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	}
 	call.Status = p.Status
 	text := pageText(p.Body)
-	shown := text
-	if len(shown) > 700 {
-		shown = shown[:700] + "…"
+	shown := agent0Summary(p.Body)
+	if r := []rune(shown); len(r) > 1200 {
+		shown = string(r[:1200]) + "…"
 	}
 	call.Body = "(page " + p.URL.String() + ")\n" + shown
 	out := Outcome{Status: p.Status, Text: text}

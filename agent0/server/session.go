@@ -66,7 +66,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &le) {
 			status = http.StatusForbidden
 		}
-		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in with Acme failed: " + err.Error()})
+		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in with Acme failed: " + err.Error(), "IdP": s.cfg.IdPIssuer})
 		return
 	}
 	cookie := randomID()
