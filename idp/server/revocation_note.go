@@ -46,6 +46,19 @@ func (s *Server) revocationNote(ctx context.Context, action string, f url.Values
 		return ""
 	}
 	note := " What happens next: " + refused + "."
+	if s.cfg.SharedSignals && action == "user.deactivate" {
+		// The push has happened by now (synchronously, see ssf.go); the audit log has its outcome.
+		var outcome, reason string
+		_ = s.db.QueryRowContext(ctx, `SELECT outcome, reason FROM audit WHERE event = 'shared_signal' AND user_id = ? ORDER BY id DESC LIMIT 1`, arg).Scan(&outcome, &reason)
+		if outcome == "ok" {
+			return note + " Shared Signals is on: Acme pushed a RISC account-disabled event about " + who +
+				" to each resource app, and Todo0 ended " + who + "'s live access tokens at once (checklist 9.2; the audit log shows the push as shared_signal)."
+		}
+		note += " Shared Signals is on, but the push failed (" + reason + "), so Todo0 does not know."
+	}
+	if s.cfg.SharedSignals {
+		note += " (Shared Signals carries no event for a disabled connection.)"
+	}
 	var at int64
 	err := s.db.QueryRowContext(ctx, q, arg).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -52,5 +54,28 @@ func TestConsoleSaysWhatHappensNext(t *testing.T) {
 	body = act("user.deactivate", url.Values{"id": {"00u_alice"}})
 	if !strings.Contains(body, "has expired by now") {
 		t.Errorf("after the window: %s", body)
+	}
+}
+
+// With Shared Signals on, the console says the live tokens end at once.
+func TestConsoleSaysWhatHappensNextWithSharedSignals(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SharedSignals = true })
+	adm := e.browser(t)
+	adm.signIn("admin", "admin-demo")
+	form := url.Values{"id": {"00u_alice"}, "csrf": {csrfOf(t, adm.get("/admin/users"))}, "back": {"/admin/users"}}
+	p := adm.post("/admin/do/user.deactivate", form, nil)
+	if !strings.Contains(p.Body, "Shared Signals is on, but the push failed") {
+		t.Fatalf("deactivation with Shared Signals and no receiver: %s", p.Body)
+	}
+	// With a receiver that takes the event, the note says the tokens ended.
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	defer rcv.Close()
+	e = newEnv(t, func(c *Config) { c.SharedSignals, c.Todo0URL = true, rcv.URL })
+	adm = e.browser(t)
+	adm.signIn("admin", "admin-demo")
+	form = url.Values{"id": {"00u_alice"}, "csrf": {csrfOf(t, adm.get("/admin/users"))}, "back": {"/admin/users"}}
+	p = adm.post("/admin/do/user.deactivate", form, nil)
+	if !strings.Contains(p.Body, "ended alice&#39;s live access tokens at once") || strings.Contains(p.Body, "stay valid at Todo0") {
+		t.Fatalf("deactivation with Shared Signals: %s", p.Body)
 	}
 }
