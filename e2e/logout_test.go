@@ -73,6 +73,13 @@ func TestSignOutOfAcmeToo(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustContain(t, p, "Alice Anderson", "Sign out of Acme too")
+	// checklist 8.1 at Todo0 too: no CSRF token, nothing signed out.
+	if refused, err := b.Post(c, sb.Todo0URL+"/logout", url.Values{"acme": {"1"}}); err != nil || refused.Status != 403 {
+		t.Fatalf("Todo0 sign-out without CSRF: %v %v", err, refused)
+	}
+	if still, _ := b.Get(c, sb.Todo0URL+"/"); !strings.Contains(still.Body, "Alice Anderson") {
+		t.Fatal("a refused sign-out signed alice out of Todo0")
+	}
 	p, err = b.SubmitForm(c, p, "/logout", url.Values{"acme": {"1"}})
 	if err != nil {
 		t.Fatal(err)
