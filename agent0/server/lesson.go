@@ -89,6 +89,7 @@ func groupPhases(steps []StepView) []PhaseView {
 				first[key] = st.Seq
 			}
 		}
+		st.Notes = notesFor(st)
 		key := phaseOf(st)
 		if len(out) == 0 || out[len(out)-1].Key != key {
 			out = append(out, PhaseView{phase: phases[key]})
@@ -96,6 +97,21 @@ func groupPhases(steps []StepView) []PhaseView {
 		out[len(out)-1].Steps = append(out[len(out)-1].Steps, st)
 	}
 	return out
+}
+
+// notesFor explains what looks like noise in a step but is not.
+func notesFor(st StepView) []string {
+	var n []string
+	if st.Lane == LaneMCP && st.Status == 401 && (strings.Contains(st.Title, "without a token") || strings.Contains(st.Title, "(no token yet)")) {
+		n = append(n, "Expected: without a token Todo0 MCP answers 401 with WWW-Authenticate naming its resource_metadata; that is how a client discovers which authorization server to use (RFC 9728 5.1, checklist 4). The MCP SDK's first request of a connection gets it too.")
+	}
+	if strings.Contains(st.Title, "Token exchange") && strings.Contains(st.Request, "\ncode=\n") {
+		n = append(n, "The Go MCP SDK sends an empty code= with the exchange; Acme ignores empty extra parameters, as some real IdPs must (checklist 1).")
+	}
+	if st.Repeat > 0 {
+		n = append(n, fmt.Sprintf("Fetched again (first at step %d): the MCP SDK does not cache discovery between connections; a client may, the document is static.", st.Repeat))
+	}
+	return n
 }
 
 // shortLabel is a step's name on the sequence diagram, short enough for

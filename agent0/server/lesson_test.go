@@ -97,7 +97,7 @@ func TestPhasesAndLabels(t *testing.T) {
 		{Seq: 2, Title: "MCP probe without a token (expects 401)", Lane: LaneMCP, LaneIndex: 3, Status: 401},
 		{Seq: 3, Title: "Authorization server metadata (RFC 8414)", Lane: LaneAS, LaneIndex: 2, Status: 200, Method: "GET", URL: "https://todo0/.well-known/oauth-authorization-server", Path: "/.well-known/oauth-authorization-server"},
 		{Seq: 4, Title: "Authorization server metadata (RFC 8414)", Lane: LaneAS, LaneIndex: 2, Status: 200, Method: "GET", URL: "https://todo0/.well-known/oauth-authorization-server", Path: "/.well-known/oauth-authorization-server"},
-		{Seq: 5, Title: "Token exchange (RFC 8693): ID token → ID-JAG", Lane: LaneIdP, Status: 200},
+		{Seq: 5, Title: "Token exchange (RFC 8693): ID token → ID-JAG", Lane: LaneIdP, Status: 200, Request: "POST https://acme/oauth2/token\n\ncode=\ngrant_type=urn:ietf:params:oauth:grant-type:token-exchange\n"},
 		{Seq: 6, Title: "JWT bearer grant (RFC 7523): ID-JAG → access token", Lane: LaneAS, LaneIndex: 2, Status: 200},
 		{Seq: 7, Title: "MCP tools/call create_todo", Lane: LaneMCP, LaneIndex: 3, Status: 200},
 		{Seq: 8, Title: "Silent re-exchange: Token exchange (RFC 8693): ID token → ID-JAG", Lane: LaneIdP, Status: 200, Silent: true},
@@ -114,8 +114,14 @@ func TestPhasesAndLabels(t *testing.T) {
 	if got := strings.Join(keys, " "); got != "signin discovery exchange redemption mcp renewal refusal" {
 		t.Fatalf("phases: %s", got)
 	}
-	if rep := groups[1].Steps[2]; rep.Repeat != 3 || !strings.Contains(shortLabel(rep), "(again)") {
+	if rep := groups[1].Steps[2]; rep.Repeat != 3 || !strings.Contains(shortLabel(rep), "(again)") || len(rep.Notes) != 1 {
 		t.Fatalf("the second metadata fetch is not marked as a repeat: %+v", rep)
+	}
+	if ex := groups[2].Steps[0]; len(ex.Notes) != 1 || !strings.Contains(ex.Notes[0], "empty code=") {
+		t.Fatalf("the empty code= is not explained: %+v", ex.Notes)
+	}
+	if probe := groups[1].Steps[0]; len(probe.Notes) != 1 || !strings.Contains(probe.Notes[0], "RFC 9728") {
+		t.Fatalf("the 401 probe is not explained: %+v", probe.Notes)
 	}
 	var all []StepView
 	for _, g := range groups {

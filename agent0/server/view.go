@@ -31,7 +31,8 @@ type StepView struct {
 	JWTs              []JWTView
 	// Repeat is the step that fetched the same document before (0: none).
 	Repeat int
-	Short  string // the label on the sequence diagram
+	Short  string   // the label on the sequence diagram
+	Notes  []string // what looks odd about the step, explained
 }
 
 // JWTView is a decoded JWT: header and claims, signature elided.
