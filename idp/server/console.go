@@ -104,6 +104,7 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 				data["Clients"], err = s.ListClients(ctx)
 			}
 		case "connections":
+			data["SharedSignals"] = s.cfg.SharedSignals
 			data["Connections"], err = s.ListConnections(ctx)
 			if err == nil {
 				data["Apps"], err = s.ListApps(ctx)

@@ -49,6 +49,9 @@ func TestConsoleSaysWhatHappensNext(t *testing.T) {
 	if !strings.Contains(body, "every new token exchange by agent0 for todo0 is refused") || !strings.Contains(body, latest) {
 		t.Errorf("disabling the connection: %s", body)
 	}
+	if p := adm.get("/admin/connections"); !strings.Contains(p.Body, "Shared Signals: off.") {
+		t.Fatal("the connections page does not say Shared Signals is off")
+	}
 	// Later, nothing issued before is live any more.
 	e.advance(t, 11*time.Minute)
 	body = act("user.deactivate", url.Values{"id": {"00u_alice"}})
@@ -77,5 +80,8 @@ func TestConsoleSaysWhatHappensNextWithSharedSignals(t *testing.T) {
 	p = adm.post("/admin/do/user.deactivate", form, nil)
 	if !strings.Contains(p.Body, "ended alice&#39;s live access tokens at once") || strings.Contains(p.Body, "stay valid at Todo0") {
 		t.Fatalf("deactivation with Shared Signals: %s", p.Body)
+	}
+	if p := adm.get("/admin/connections"); !strings.Contains(p.Body, "Shared Signals: on.") {
+		t.Fatal("the connections page does not say Shared Signals is on")
 	}
 }
