@@ -13,11 +13,11 @@ import (
 // refusal comes before any request.)
 func TestPlayTargetAsksForYes(t *testing.T) {
 	var out, errOut bytes.Buffer
-	err := play(context.Background(), []string{"--target", "idp=http://127.0.0.1:9,agent0=http://127.0.0.1:9,todo0=http://127.0.0.1:9,mcp=http://127.0.0.1:9", "user-deactivated", "key-rotation", "wrong-typ"}, &out, &errOut)
+	err := play(context.Background(), []string{"--target", "idp=http://127.0.0.1:9,agent0=http://127.0.0.1:9,todo0=http://127.0.0.1:9,mcp=http://127.0.0.1:9", "user-deactivated", "idp-session-revoked", "wrong-typ"}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("play --target without --yes: err = %v", err)
 	}
-	for _, want := range []string{"user-deactivated:", "deactivate the user alice (restored afterwards)", "key-rotation:", "(cannot be undone)", "Play them anyway with --yes"} {
+	for _, want := range []string{"user-deactivated:", "deactivate the user alice (restored afterwards)", "idp-session-revoked:", "(cannot be undone)", "Play them anyway with --yes"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("the notice lacks %q:\n%s", want, errOut.String())
 		}

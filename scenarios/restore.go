@@ -37,9 +37,13 @@ var undoOf = map[string]string{
 	"set_connection_scopes": "set_connection_scopes",
 }
 
-// GlobalChanges lists what playing sc changes for everyone using the same
-// parties; nil when it changes nothing but its own sessions.
+// GlobalChanges lists what playing sc against running parties changes for
+// everyone using them; nil when it changes nothing but its own sessions, or
+// when it needs a sandbox of its own (and is skipped with --target).
 func GlobalChanges(sc *Scenario) []Change {
+	if sc.Setup.needsInProcess() {
+		return nil // never played against running parties: skipped with --target
+	}
 	var out []Change
 	seen := map[string]bool{}
 	add := func(c Change) {
