@@ -95,6 +95,7 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.MCPPort, "mcp-port", o.MCPPort, "Todo0 MCP port")
 	fs.DurationVar(&o.IDJAGTTL, "id-jag-ttl", 5*time.Minute, "ID-JAG lifetime")
 	fs.DurationVar(&o.AccessTokenTTL, "access-token-ttl", 5*time.Minute, "Todo0 access token lifetime")
+	fs.BoolVar(&o.SharedSignals, "shared-signals", false, "Acme pushes Shared Signals (CAEP session-revoked, RISC account-disabled) to Todo0, which ends live access tokens at once; Todo0 MCP checks each token with Todo0")
 	verbose := fs.Bool("v", false, "log every request")
 	asJSON := fs.Bool("json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
 	if err := fs.Parse(args); err != nil {

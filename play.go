@@ -28,7 +28,7 @@ Examples:
   go run . play --list
   go run . play happy-path
   go run . play --all --markdown transcript.md
-  go run . play --all --target default          # parties started with go run . up
+  go run . play --all --target default --yes    # parties started with go run . up
   go run . play --all --target idp=http://localhost:7001,agent0=http://localhost:7002,todo0=http://localhost:7003,mcp=http://localhost:7004
 
 Flags:
@@ -54,6 +54,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fresh := fs.Bool("fresh", false, "give every scenario its own fresh sandbox (by default those that change nothing global share one)")
 	parallel := fs.Int("parallel", 4, "scenarios played at once in-process (each has its own sandbox; narration stays in order)")
 	verbose := fs.Bool("v", false, "log every request the parties serve (in-process only)")
+	yes := fs.Bool("yes", false, "with --target: play scenarios that change the running sandbox for everyone using it (faults, admin policy, sessions, keys, todos)")
 	// Flags and names may be mixed: play happy-path --json.
 	var names []string
 	for {
@@ -77,6 +78,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading scenarios:\n%w", err)
 	}
+	scenarios.InSequenceOrder(scs)
 	if *list {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, sc := range scs {
@@ -112,6 +114,12 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		t.IdPDataDir, t.Todo0DataDir = *idpData, *todo0Data
 		o.Target = t
+		if !*yes {
+			if msg := globalChangesNotice(scs, t.IdP); msg != "" {
+				fmt.Fprint(errOut, msg)
+				return errors.New("not playing against a running sandbox without --yes")
+			}
+		}
 	}
 	if *verbose {
 		o.Logger = party.Logger()
@@ -131,7 +139,9 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		defer f.Close()
 		fmt.Fprintf(f, "# XAA sandbox: scenario transcript\n\nRecorded %s by `go run . play`. Tokens and secrets are shortened; JWTs are shown decoded without their signatures.\n\n", time.Now().UTC().Format(time.RFC1123))
-		ns = append(ns, &scenarios.Markdown{W: f})
+		md := &scenarios.Markdown{W: f}
+		md.Contents(scs)
+		ns = append(ns, md)
 	}
 	o.Narrator = ns
 
@@ -153,7 +163,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(out, "\n%d scenarios: %d passed, %d failed, %d skipped in %s\n", len(reports), len(reports)-failed-skipped, failed, skipped, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(out, "\n%s: %d passed, %d failed, %d skipped in %s\n", scenarios.Plural(len(reports), "scenario", "scenarios"), len(reports)-failed-skipped, failed, skipped, time.Since(start).Round(time.Millisecond))
 	}
 	if failed > 0 {
 		for _, r := range reports {
@@ -198,4 +208,28 @@ func parseTarget(s string) (*scenarios.Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// globalChangesNotice says which scenarios would change a running sandbox for
+// everyone using it, and what of it is put back; "" when none would.
+func globalChangesNotice(scs []*scenarios.Scenario, idp string) string {
+	var b strings.Builder
+	n := 0
+	for _, sc := range scs {
+		changes := scenarios.GlobalChanges(sc)
+		if len(changes) == 0 {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "  %s:\n", sc.Name)
+		for _, c := range changes {
+			fmt.Fprintf(&b, "      %s\n", c)
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("These scenarios change the sandbox at %s for everyone using it:\n%s"+
+		"Play them anyway with --yes (faults and todos are put back, and each scenario's cleanup undoes its\n"+
+		"admin actions), or name only other scenarios. Without --target, play uses a private sandbox of its own.\n", idp, b.String())
 }

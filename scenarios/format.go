@@ -34,7 +34,7 @@ type Scenario struct {
 
 	Title     string   `yaml:"title"`
 	Teaches   string   `yaml:"teaches"`
-	Checklist []string `yaml:"checklist"` // SPEC-CHECKLIST rows this scenario covers
+	Checklist []string `yaml:"checklist"` // rule ids of docs/spec-checklist.md this scenario covers
 	Setup     Setup    `yaml:"setup"`
 	Steps     []*Step  `yaml:"steps"`
 	// Cleanup steps run after the steps whatever happened (they matter with
@@ -52,6 +52,9 @@ type Setup struct {
 	JWKSMinRefresh Duration `yaml:"jwks_min_refresh"`
 	// IdPSigningAlg is RS256 (default) or ES256 (its keys are made in an instant).
 	IdPSigningAlg string `yaml:"idp_signing_alg"`
+	// SharedSignals starts the sandbox with Shared Signals on: Acme pushes
+	// CAEP/RISC events to Todo0, and Todo0 MCP checks each token with Todo0.
+	SharedSignals bool `yaml:"shared_signals"`
 	// Faults to switch on, by party (idp, todo0, mcp).
 	Faults map[string][]string `yaml:"faults"`
 }
@@ -59,7 +62,7 @@ type Setup struct {
 // needsInProcess reports whether the setup can only be honoured by a sandbox
 // the runner starts itself (lifetimes are start-up configuration).
 func (s Setup) needsInProcess() bool {
-	return s.IDJAGTTL != 0 || s.AccessTokenTTL != 0 || s.IDTokenTTL != 0 || s.ClockSkew != 0 || s.JWKSMinRefresh != 0 || s.IdPSigningAlg != ""
+	return s.IDJAGTTL != 0 || s.AccessTokenTTL != 0 || s.IDTokenTTL != 0 || s.ClockSkew != 0 || s.JWKSMinRefresh != 0 || s.IdPSigningAlg != "" || s.SharedSignals
 }
 
 // Step is one action and its expected outcome. Exactly one action field is set.

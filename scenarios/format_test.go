@@ -102,3 +102,26 @@ func TestLoadDirCollectsEveryError(t *testing.T) {
 func writeFile(dir, name, body string) error {
 	return os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
 }
+
+// TestSequenceOrderNamesTheCatalogue: the play order names every scenario
+// of the catalogue (a new scenario gets its place in the sequence), and the
+// happy path comes first.
+func TestSequenceOrderNamesTheCatalogue(t *testing.T) {
+	scs, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, n := range sequenceOrder {
+		known[n] = true
+	}
+	for _, sc := range scs {
+		if !known[sc.Name] {
+			t.Errorf("scenario %s has no place in sequenceOrder", sc.Name)
+		}
+	}
+	InSequenceOrder(scs)
+	if scs[0].Name != "happy-path" {
+		t.Fatalf("first scenario is %s", scs[0].Name)
+	}
+}

@@ -118,6 +118,10 @@ func (t *Text) step(w io.Writer, s *StepReport) {
 			fmt.Fprintf(w, "      Authorization: %s\n", c.Auth)
 		}
 		for _, p := range c.Params {
+			if p[0] == "json" { // a JSON body, shown as JSON
+				fmt.Fprintf(w, "      %s\n", strings.ReplaceAll(p[1], "\n", "\n      "))
+				continue
+			}
 			fmt.Fprintf(w, "      %s=%s\n", p[0], p[1])
 		}
 		switch {
@@ -212,6 +216,16 @@ type Markdown struct {
 }
 
 // Scenario implements Narrator.
+// Contents writes the transcript's table of contents: one link per
+// scenario, in the order they are played.
+func (m *Markdown) Contents(scs []*Scenario) {
+	fmt.Fprintf(m.W, "## Contents\n\n")
+	for _, sc := range scs {
+		fmt.Fprintf(m.W, "- [%s](#scenario-%s) (`%s`)\n", sc.Title, sc.Name, sc.Name)
+	}
+	fmt.Fprintln(m.W)
+}
+
 func (m *Markdown) Scenario(r *Report) {
 	w := m.W
 	verdict := "✔ passed"
@@ -221,7 +235,7 @@ func (m *Markdown) Scenario(r *Report) {
 	case !r.Passed:
 		verdict = "✘ FAILED: " + r.Problem
 	}
-	fmt.Fprintf(w, "## %s\n\n`%s` · %s · %s\n\n", r.Title, r.File, verdict, r.Elapsed)
+	fmt.Fprintf(w, "<a id=\"scenario-%s\"></a>\n\n## %s\n\n`%s` · %s · %s\n\n", r.Name, r.Title, r.File, verdict, r.Elapsed)
 	fmt.Fprintf(w, "> %s\n\n", strings.ReplaceAll(strings.TrimSpace(r.Teaches), "\n", "\n> "))
 	if r.Skipped != "" {
 		return
@@ -243,6 +257,10 @@ func (m *Markdown) Scenario(r *Report) {
 			if len(c.Params) > 0 {
 				fmt.Fprintln(w)
 				for _, p := range c.Params {
+					if p[0] == "json" {
+						fmt.Fprintf(w, "%s\n", p[1])
+						continue
+					}
 					fmt.Fprintf(w, "%s=%s\n", p[0], p[1])
 				}
 			}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -93,7 +94,13 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 	case req.JSON != nil:
 		b, _ := json.Marshal(req.JSON)
 		body, ct = bytes.NewReader(b), "application/json"
-		call.Params = [][]string{{"json", string(b)}}
+		// Shown as JSON, indented; the wire carries it compact.
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, b, "", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(b)
+		}
+		call.Params = [][]string{{"json", pretty.String()}}
 	case req.Form != nil:
 		body, ct = strings.NewReader(req.Form.Encode()), "application/x-www-form-urlencoded"
 		keys := make([]string, 0, len(req.Form))
@@ -132,7 +139,9 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 	switch {
 	case req.Basic != nil:
 		hr.SetBasicAuth(url.QueryEscape(req.Basic[0]), url.QueryEscape(req.Basic[1]))
-		call.Auth = "Basic " + req.Basic[0] + ":" + httpx.Redact(req.Basic[1])
+		// As sent: base64 of id:secret (RFC 6749 2.3.1), shortened, and what it encodes.
+		call.Auth = "Basic " + httpx.Redact(base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(req.Basic[0])+":"+url.QueryEscape(req.Basic[1])))) +
+			"   (base64 of " + req.Basic[0] + ":" + httpx.Redact(req.Basic[1]) + ")"
 	case req.Bearer != "":
 		hr.Header.Set("Authorization", "Bearer "+req.Bearer)
 		call.Auth = "Bearer " + httpx.Redact(req.Bearer)

@@ -230,6 +230,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			ClockSkew:         time.Duration(sc.Setup.ClockSkew),
 			IdPJWKSMinRefresh: time.Duration(sc.Setup.JWKSMinRefresh),
 			IdPSigningAlg:     sc.Setup.IdPSigningAlg,
+			SharedSignals:     sc.Setup.SharedSignals,
 			Logger:            o.Logger,
 		}
 		if opts.ClockSkew == 0 && (sc.Setup.IDJAGTTL != 0 || sc.Setup.AccessTokenTTL != 0 || sc.Setup.IDTokenTTL != 0) {
@@ -273,14 +274,22 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		vars: map[string]string{}, seen: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker}
 	r.vars["idp"], r.vars["agent0"], r.vars["todo0"], r.vars["mcp"], r.vars["mcp_base"] = t.IdP, t.Agent0, t.Todo0, t.MCP, t.MCPBase
 
-	// Setup faults, reset afterwards (with --target the parties outlive us).
-	touched := map[string]bool{}
-	defer func() {
-		if o.Target == nil {
+	// Faults go back to what was active before, afterwards (with --target
+	// the parties outlive us, and someone may have switched faults on).
+	before := map[string][]string{}
+	touch := func(p string) {
+		if _, ok := before[p]; ok || o.Target == nil {
 			return
 		}
-		for p := range touched {
-			_, _, _ = r.setFaults(context.Background(), p, []string{})
+		prev, err := r.activeFaults(ctx, p)
+		if err != nil {
+			prev = []string{}
+		}
+		before[p] = prev
+	}
+	defer func() {
+		for p, prev := range before {
+			_, _, _ = r.setFaults(context.Background(), p, prev)
 		}
 	}()
 	for _, p := range faultParties {
@@ -288,7 +297,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		if len(names) == 0 {
 			continue
 		}
-		touched[p] = true
+		touch(p)
 		resp, call, err := r.setFaults(ctx, p, names)
 		if err != nil || resp.Status != http.StatusOK {
 			msg := "could not switch faults on " + p
@@ -308,7 +317,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 	for _, st := range sc.Steps {
 		n++
 		if st.Faults != nil {
-			touched[st.Faults.Party] = true
+			touch(st.Faults.Party)
 		}
 		sr := r.step(ctx, st, n)
 		rep.Steps = append(rep.Steps, sr)
@@ -328,6 +337,14 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			rep.Problem = fmt.Sprintf("scenario %s, cleanup step %d (%s, %s:%d): %s", sc.Name, n, st.Kind, sc.File, st.Line, sr.Problem)
 		}
 	}
+	if o.Target != nil && len(r.made) > 0 {
+		sr := r.deleteMadeTodos(ctx)
+		rep.Steps = append(rep.Steps, sr)
+		if !sr.Passed && !failed {
+			failed = true
+			rep.Problem = fmt.Sprintf("scenario %s, restoring: %s", sc.Name, sr.Problem)
+		}
+	}
 	rep.Passed = !failed
 	return rep
 }
@@ -340,6 +357,7 @@ type run struct {
 	browsers map[string]*webclient.Browser
 	seen     map[string]string // raw token -> where it was first shown
 	attacker *rsa.PrivateKey
+	made     []madeTodo // todos created through Todo0 MCP, deleted afterwards with --target
 }
 
 func (r *run) browser(user string) *webclient.Browser {

@@ -16,7 +16,7 @@ import (
 // TestCatalogue plays every shipped scenario in-process: those that change
 // global state each against a fresh sandbox, the others together against a
 // shared one (as --target does). Every expectation in the files is a protocol rule
-// (SPEC-CHECKLIST section 6 and the faults of issue 5), so a party that stops
+// (checklist 6 and the faults of issue 5), so a party that stops
 // enforcing one turns this test red, naming the scenario and step.
 func TestCatalogue(t *testing.T) {
 	scs, err := LoadCatalogue()

@@ -191,7 +191,7 @@ func (r *run) authenticate(req *request, c *Client, defID, defSecret string) err
 	return nil
 }
 
-// exchange is the token exchange for an ID-JAG (SPEC-CHECKLIST section 1).
+// exchange is the token exchange for an ID-JAG (checklist 1).
 func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	x := st.Exchange
 	f, err := r.form([][2]string{
@@ -241,7 +241,7 @@ func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	return out, nil
 }
 
-// redeem is the jwt-bearer grant at the Todo0 AS (SPEC-CHECKLIST section 3),
+// redeem is the jwt-bearer grant at the Todo0 AS (checklist 3),
 // with the strict client's checks on the answer.
 func (r *run) redeem(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	x := st.Redeem
@@ -436,6 +436,8 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	out.Text = strings.Join(texts, "\n")
 	if isErr, _ := res["isError"].(bool); isErr {
 		out.RefusedBy, out.Error, out.Description = "mcp", "tool_error", out.Text
+	} else if st.CallTool.Tool == "create_todo" {
+		r.noteCreated(tok, res)
 	}
 	return out, nil
 }
@@ -481,25 +483,39 @@ func (d *Decoded) claimFloat(name string) (float64, bool) {
 	return f, ok
 }
 
-// idpLogout signs the user out of Acme in their browser (revokes the session).
+// idpLogout signs the user out of Acme in their browser (revokes the
+// session): Acme's "Sign out of Acme" opens the logout confirmation page,
+// whose form (with its CSRF token) ends the session.
 func (r *run) idpLogout(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
 	b := r.browser(st.IdPLogout.User)
+	ask := &Call{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/logout"}
+	sr.Calls = append(sr.Calls, ask)
+	p, err := b.Get(ctx, r.t.IdP+"/logout")
+	if err != nil {
+		ask.Err = err.Error()
+		return Outcome{}, err
+	}
+	ask.Status, ask.Body = p.Status, "(the confirmation page: no id_token_hint, so Acme asks)"
 	call := &Call{Party: "idp", Method: http.MethodPost, URL: r.t.IdP + "/logout"}
 	sr.Calls = append(sr.Calls, call)
-	p, err := b.Post(ctx, r.t.IdP+"/logout", url.Values{})
+	p, err = b.SubmitForm(ctx, p, "/logout", nil)
 	if err != nil {
 		call.Err = err.Error()
 		return Outcome{}, err
 	}
 	call.Status = p.Status
-	call.Body = "(followed the redirect to " + p.URL.String() + ")"
+	call.Body = pageText(p.Body)
 	return Outcome{Status: p.Status}, nil
 }
 
 var (
-	tagRe   = regexp.MustCompile(`(?s)<style.*?</style>|<script.*?</script>|<[^>]+>`)
-	spaceRe = regexp.MustCompile(`[ \t]*\n[ \t\n]*|[ \t]{2,}`)
+	dropRe  = regexp.MustCompile(`(?is)<style.*?</style>|<script.*?</script>|<head.*?</head>|<header.*?</header>|<form[^>]*action="/logout".*?</form>`)
+	dtddRe  = regexp.MustCompile(`(?s)</dt>\s*<dd[^>]*>`)
+	blockRe = regexp.MustCompile(`(?i)<(?:br|/?p|/?div|/?li|/?ul|/?h[1-6]|/?tr|/?dt|/?dd|/?dl|/?section|/?aside|/?main|/?pre|/?summary|/?details|/?table)\b[^>]*>`)
+	tagRe   = regexp.MustCompile(`(?s)<[^>]+>`)
 	alertRe = regexp.MustCompile(`(?s)role="alert"[^>]*>(.*?)</`)
+	// Agent0's page: the connections panel is what a step changes, besides the chat's answer.
+	panelRe = regexp.MustCompile(`(?s)<aside class="card" id="connections".*?</aside>`)
 )
 
 // chatItems are the lines of Agent0's chat list, oldest first: "me" for the
@@ -557,15 +573,41 @@ func newReply(body string, before int) (string, bool) {
 	return "", false
 }
 
-// pageText is the visible text of an HTML page, roughly.
+// pageText is the visible text of an HTML page as a person reads it: block
+// elements start lines, inline ones (code, b, a) stay inside their sentence,
+// the page header and sign-out form are left out.
 func pageText(body string) string {
-	t := html.UnescapeString(tagRe.ReplaceAllString(body, "\n"))
-	return strings.TrimSpace(spaceRe.ReplaceAllStringFunc(t, func(s string) string {
-		if strings.Contains(s, "\n") {
-			return "\n"
+	t := dropRe.ReplaceAllString(body, "")
+	t = dtddRe.ReplaceAllString(t, ": ") // "Error code: access_denied" on one line
+	t = blockRe.ReplaceAllString(t, "\n")
+	t = html.UnescapeString(tagRe.ReplaceAllString(t, ""))
+	var lines []string
+	for _, l := range strings.Split(t, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
 		}
-		return " "
-	}))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// agent0Summary is what an Agent0 step shows: the chat's latest answer and
+// the connections panel, rather than the whole page.
+func agent0Summary(body string) string {
+	var parts []string
+	items := chatItems(body)
+	for k := len(items) - 1; k >= 0; k-- {
+		if items[k].who == "bot" {
+			parts = append(parts, "Agent0 says:\n  "+strings.ReplaceAll(pageText(`<li class="`+items[k].html), "\n", "\n  "))
+			break
+		}
+	}
+	if m := panelRe.FindString(body); m != "" {
+		parts = append(parts, pageText(m))
+	}
+	if len(parts) == 0 {
+		return pageText(body)
+	}
+	return strings.Join(parts, "\n")
 }
 
 // agent0 drives Agent0's web page in the user's browser.
@@ -609,9 +651,9 @@ func (r *run) agent0(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	}
 	call.Status = p.Status
 	text := pageText(p.Body)
-	shown := text
-	if len(shown) > 700 {
-		shown = shown[:700] + "…"
+	shown := agent0Summary(p.Body)
+	if r := []rune(shown); len(r) > 1200 {
+		shown = string(r[:1200]) + "…"
 	}
 	call.Body = "(page " + p.URL.String() + ")\n" + shown
 	out := Outcome{Status: p.Status, Text: text}

@@ -234,7 +234,7 @@ func reply(tool string, args map[string]any, out any) chatMsg {
 			case 0:
 				m.Text = "You have no todos in Todo0."
 			default:
-				m.Text = fmt.Sprintf("You have %d todos in Todo0, %d open.", len(ts), open)
+				m.Text = fmt.Sprintf("You have %s in Todo0, %d open.", plural(len(ts), "todo", "todos"), open)
 			}
 			return m
 		}
@@ -266,4 +266,12 @@ func reply(tool string, args map[string]any, out any) chatMsg {
 	m.Text = fmt.Sprintf("%s answered:", tool)
 	m.JSON = string(b)
 	return m
+}
+
+// plural is "1 todo", "2 todos".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

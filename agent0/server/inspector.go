@@ -28,6 +28,8 @@ type arrow struct {
 	Y, RY          int // request and response rows
 	X1, X2, LabelX int
 	Label, Status  string
+	Title          string // the step's full name, shown on hover
+	Phase          string // set on the first arrow of a phase: its short name
 	Class          string // ok | err | silent | pending
 }
 
@@ -36,6 +38,9 @@ type diagram struct {
 	Lanes         []lane
 	Arrows        []arrow
 }
+
+// phaseTags are the phases' names in the diagram's left margin.
+var phaseTags = map[string]string{"signin": "sign-in", "discovery": "discovery", "exchange": "exchange", "redemption": "redemption", "mcp": "MCP calls", "renewal": "renewal", "refusal": "refusal"}
 
 func buildDiagram(steps []StepView) diagram {
 	d := diagram{Width: laneLeft*2 + laneGap*(len(Lanes)-1), Height: diagTop + rowHeight*len(steps) + 30}
@@ -49,7 +54,16 @@ func buildDiagram(steps []StepView) diagram {
 		if to == from {
 			to = from + 40
 		}
-		a := arrow{Seq: st.Seq, Y: y, RY: y + 18, X1: from, X2: to, LabelX: (from + to) / 2, Label: fmt.Sprintf("%d. %s", st.Seq, short(st.Title, 34))}
+		// The label must fit between the two lanes (about 7 px a character).
+		span := to - from
+		if span < 0 {
+			span = -span
+		}
+		fit := max(span/7, 12)
+		a := arrow{Seq: st.Seq, Y: y, RY: y + 18, X1: from, X2: to, LabelX: (from + to) / 2, Label: short(fmt.Sprintf("%d. %s", st.Seq, st.Short), fit), Title: st.Title}
+		if to == from+40 {
+			a.LabelX = to + 8 // a step Agent0 did on its own: label to the right
+		}
 		switch {
 		case st.InFlight:
 			a.Class, a.Status = "pending", "…"
@@ -61,6 +75,9 @@ func buildDiagram(steps []StepView) diagram {
 			a.Class, a.Status = "silent", strconv.Itoa(st.Status)
 		default:
 			a.Class, a.Status = "ok", strconv.Itoa(st.Status)
+		}
+		if p := phaseOf(st); i == 0 || phaseOf(steps[i-1]) != p {
+			a.Phase = phaseTags[p]
 		}
 		d.Arrows = append(d.Arrows, a)
 	}
@@ -83,13 +100,23 @@ func (s *Server) inspector(w http.ResponseWriter, r *http.Request) {
 	}
 	reveal := r.URL.Query().Get("reveal") == "1"
 	c := s.connectionFor(ss.ID)
+	exs := c.rec.Exchanges()
 	var steps []StepView
-	for _, e := range c.rec.Exchanges() {
+	for _, e := range exs {
 		steps = append(steps, e.View(reveal))
 	}
+	groups := groupPhases(steps)
+	steps = steps[:0]
+	for gi := range groups {
+		for si := range groups[gi].Steps {
+			st := &groups[gi].Steps[si]
+			st.Short = shortLabel(*st)
+			steps = append(steps, *st)
+		}
+	}
 	s.render(w, http.StatusOK, "inspector.html", map[string]any{
-		"User": ss, "Page": "inspector", "Steps": steps, "Diagram": buildDiagram(steps), "Reveal": reveal,
-		"Silent": countSilent(steps), "Max": maxExchanges,
+		"User": ss, "Page": "inspector", "Steps": steps, "Phases": groups, "Diagram": buildDiagram(steps), "Reveal": reveal,
+		"Silent": countSilent(steps), "Max": maxExchanges, "Lineage": buildLineage(exs, s.now()),
 	})
 }
 

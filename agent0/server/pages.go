@@ -25,6 +25,7 @@ type panel struct {
 	AccessExp  time.Time
 	IDJAGExp   time.Time
 	Exchanges  int
+	Refused    int // refused attempts count too: the panel shows them
 	AS         string
 	Steps      int
 	RetryAt    time.Time // after a refusal: when Agent0 asks again on its own (zero: only on Reconnect)
@@ -32,7 +33,7 @@ type panel struct {
 
 func (s *Server) panelFor(sessionID string, c *connection, err error) panel {
 	t := c.rec.Tokens()
-	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, Steps: len(c.rec.Exchanges())}
+	p := panel{Scopes: t.Scopes, AccessExp: t.AccessExp, IDJAGExp: t.IDJAGExp, Exchanges: t.Exchanges, Refused: t.Refused, Steps: len(c.rec.Exchanges())}
 	c.mu.Lock()
 	p.AS = c.as
 	if c.refused != nil && s.cfg.RetryRefusedAfter > 0 {
@@ -169,6 +170,7 @@ func (s *Server) reconnect(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.refused, c.err, c.tools = nil, nil, nil
 	c.mu.Unlock()
+	c.rec.markReconnect()
 	s.dropConnection(ss.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

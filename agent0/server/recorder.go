@@ -75,6 +75,7 @@ type TokenState struct {
 	AccessExp, IDJAGExp time.Time
 	Scopes              []string
 	Exchanges           int // successful token exchanges (the first is the connection)
+	Refused             int // token exchanges or redemptions the IdP or Todo0 refused
 	Exchanging          int // token exchanges in flight
 }
 
@@ -86,6 +87,16 @@ type Recorder struct {
 	tokens TokenState
 	never  []string // values never shown (client secrets)
 	lanes  func(u *url.URL) string
+	// reconnect: the user pressed Reconnect, so the next token exchange is
+	// theirs, not a silent renewal.
+	reconnect bool
+}
+
+// markReconnect labels the next token exchange as the user's Reconnect.
+func (r *Recorder) markReconnect() {
+	r.mu.Lock()
+	r.reconnect = true
+	r.mu.Unlock()
 }
 
 func newRecorder(lanes func(*url.URL) string, clientSecrets ...string) *Recorder {
@@ -227,7 +238,11 @@ func (r *Recorder) begin(e *Exchange, u *url.URL) {
 	defer r.mu.Unlock()
 	if form.Get("grant_type") == oauth.GrantTypeTokenExchange {
 		r.tokens.Exchanging++
-		if r.tokens.Exchanges > 0 {
+		switch {
+		case r.reconnect:
+			r.reconnect = false
+			e.Title = "Reconnect (you pressed it): " + e.Title
+		case r.tokens.Exchanges > 0:
 			e.Silent = true
 			e.Title = "Silent re-exchange: " + e.Title
 		}
@@ -276,6 +291,9 @@ func (r *Recorder) finish(e *Exchange, h http.Header, err error) {
 	switch form.Get("grant_type") {
 	case oauth.GrantTypeTokenExchange:
 		r.tokens.Exchanging--
+		if err == nil && e.Status >= 400 {
+			r.tokens.Refused++
+		}
 		if e.Status == http.StatusOK && tr.IssuedToken != "" {
 			r.tokens.Exchanges++
 			if c, ok := jwtClaims(tr.IssuedToken); ok && c.Exp > 0 {
@@ -285,6 +303,9 @@ func (r *Recorder) finish(e *Exchange, h http.Header, err error) {
 			}
 		}
 	case oauth.GrantTypeJWTBearer:
+		if err == nil && e.Status >= 400 {
+			r.tokens.Refused++
+		}
 		if e.Status == http.StatusOK && tr.AccessToken != "" {
 			if c, ok := jwtClaims(tr.AccessToken); ok && c.Exp > 0 {
 				r.tokens.AccessExp = time.Unix(c.Exp, 0)

@@ -219,3 +219,43 @@ func TestRecorderConcurrentReadWhileResponsesComplete(t *testing.T) {
 		}
 	}
 }
+
+// The panel counts refused attempts, and a Reconnect the user pressed is
+// labelled as theirs, not as a silent re-exchange.
+func TestRecorderCountsRefusalsAndLabelsReconnect(t *testing.T) {
+	idjag := signJWT(t, "oauth-id-jag+jwt", map[string]any{"exp": time.Now().Add(time.Minute).Unix()})
+	refuse := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse {
+			oauth.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": "access_denied", "error_description": "user alice is deactivated"})
+			return
+		}
+		oauth.WriteJSON(w, http.StatusOK, map[string]any{"access_token": idjag, "issued_token_type": oauth.TokenTypeIDJAG, "token_type": "N_A"})
+	}))
+	defer srv.Close()
+	rec := newRecorder(nil)
+	hc := &http.Client{Transport: &recordingTransport{rec: rec}}
+	exchange := func() {
+		resp, err := hc.PostForm(srv.URL+"/token", url.Values{"grant_type": {oauth.GrantTypeTokenExchange}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	exchange()
+	rec.markReconnect()
+	refuse = true
+	exchange()
+	exchange()
+	steps := rec.Exchanges()
+	if !strings.HasPrefix(steps[1].Title, "Reconnect (you pressed it)") || steps[1].Silent {
+		t.Fatalf("the Reconnect exchange is labelled %q (silent %v)", steps[1].Title, steps[1].Silent)
+	}
+	if !strings.HasPrefix(steps[2].Title, "Silent re-exchange") {
+		t.Fatalf("the exchange after it is labelled %q", steps[2].Title)
+	}
+	if tok := rec.Tokens(); tok.Exchanges != 1 || tok.Refused != 2 {
+		t.Fatalf("granted %d, refused %d; want 1 and 2", tok.Exchanges, tok.Refused)
+	}
+}

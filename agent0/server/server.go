@@ -147,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	tmpl, err := template.New("").Funcs(template.FuncMap{"join": strings.Join, "until": func(t time.Time) string { return until(t, time.Now()) }}).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := template.New("").Funcs(template.FuncMap{"join": strings.Join, "until": func(t time.Time) string { return until(t, time.Now()) }, "expired": func(t time.Time) bool { return !time.Now().Before(t) }}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -66,7 +66,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &le) {
 			status = http.StatusForbidden
 		}
-		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in with Acme failed: " + err.Error()})
+		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in with Acme failed: " + err.Error(), "IdP": s.cfg.IdPIssuer})
 		return
 	}
 	cookie := randomID()
@@ -83,13 +83,32 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 
+// logout signs the user out of Agent0 (POST with the session's CSRF token:
+// a request without it ends nothing and clears nothing), and with "acme" set
+// out of Acme too, through the IdP's end_session_endpoint.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if ss := s.currentSession(r); ss != nil && s.csrfOK(r, ss) {
-		_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE id = ?`, ss.ID)
-		s.forget(ss.ID)
+	ss := s.currentSession(r)
+	if ss == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
 	}
+	if !s.csrfOK(r, ss) {
+		s.render(w, http.StatusForbidden, "signout.html", map[string]any{"Refused": true})
+		return
+	}
+	_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE id = ?`, ss.ID)
+	s.forget(ss.ID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	http.Redirect(w, r, "/", http.StatusFound)
+	if r.PostFormValue("acme") == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	endpoint, params, err := s.rp.EndSession(r.Context(), ss.IDToken, s.cfg.PublicURL+"/", "")
+	if err != nil {
+		s.render(w, http.StatusBadGateway, "signout.html", map[string]any{"Error": "Acme's sign-out could not be reached: " + err.Error()})
+		return
+	}
+	s.render(w, http.StatusOK, "signout.html", map[string]any{"Endpoint": endpoint, "Params": params})
 }
 
 func (s *Server) csrfOK(r *http.Request, ss *session) bool {

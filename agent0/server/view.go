@@ -29,6 +29,10 @@ type StepView struct {
 	Silent, InFlight  bool
 	Request, Response string
 	JWTs              []JWTView
+	// Repeat is the step that fetched the same document before (0: none).
+	Repeat int
+	Short  string   // the label on the sequence diagram
+	Notes  []string // what looks odd about the step, explained
 }
 
 // JWTView is a decoded JWT: header and claims, signature elided.
@@ -185,7 +189,7 @@ func (e *Exchange) jwts() []JWTView {
 			}
 			jv := JWTView{Label: label, Header: hdr, Claims: claims}
 			if c, ok := jwtClaims(raw); ok && c.Exp > 0 {
-				jv.Expiry = time.Unix(c.Exp, 0).UTC().Format("15:04:05 UTC")
+				jv.Expiry = readableTime(time.Unix(c.Exp, 0), time.Now(), true)
 			}
 			out = append(out, jv)
 		}

@@ -59,7 +59,7 @@ func TestAdminConsoleDeactivation(t *testing.T) {
 	alice.Say("show my todos")
 	alice.WaitText("#conn-title", "Todo0 connected via Cross App Access")
 	alice.Say("show my todos")
-	alice.WaitText("#chat", "You have 1 todos")
+	alice.WaitText("#chat", "You have 1 todo in")
 	alice.MustNotContain("Sign in to continue") // no Acme password prompt
 
 	// And the audit log has the admin's two changes, made in the console.

@@ -67,7 +67,7 @@ func TestAgent0ChatInspectorRefusal(t *testing.T) {
 	alice.Say("add buy milk")
 	alice.WaitText("#chat", "Added “buy milk”")
 	alice.Say("show my todos")
-	alice.WaitText("#chat", "You have 1 todos")
+	alice.WaitText("#chat", "You have 1 todo in")
 
 	// The inspector: the protocol steps, masked, with decoded JWTs.
 	alice.Go(sb.Agent0URL + "/inspector")
@@ -131,7 +131,7 @@ func TestAgent0ChatInspectorRefusal(t *testing.T) {
 	alice.Click("#reconnect")
 	alice.WaitText("#conn-title", "Todo0 connected via Cross App Access")
 	alice.Say("show my todos")
-	alice.WaitText("#chat", "You have 1 todos")
+	alice.WaitText("#chat", "You have 1 todo in")
 }
 
 // TestAccessTokenExpiryReExchange: with a 2-second access token, a normal
@@ -151,7 +151,7 @@ func TestAccessTokenExpiryReExchange(t *testing.T) {
 	alice.WaitText("#chat", "Added “water the plants”")
 	time.Sleep(accessTokenGone)
 	alice.Say("show my todos")
-	alice.WaitText("#chat", "You have 1 todos")
+	alice.WaitText("#chat", "You have 1 todo in")
 	alice.MustNotContain("Refused", "could not")
 
 	alice.Go(sb.Agent0URL + "/inspector")
@@ -179,9 +179,9 @@ func TestTwoUsersOwnTodos(t *testing.T) {
 	carol.WaitText("#chat", "Added")
 
 	alice.Say("show my todos")
-	alice.WaitText("#chat", "You have 1 todos")
+	alice.WaitText("#chat", "You have 1 todo in")
 	carol.Say("show my todos")
-	carol.WaitText("#chat", "You have 1 todos")
+	carol.WaitText("#chat", "You have 1 todo in")
 	if got := alice.Text("#chat"); strings.Contains(got, "carol's groceries") {
 		t.Fatalf("alice sees carol's todo:\n%s", got)
 	}

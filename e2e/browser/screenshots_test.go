@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write docs/screenshots/*.png from the real pages")
@@ -28,7 +30,13 @@ func TestScreenshots(t *testing.T) {
 	if *updateScreenshots {
 		dir = filepath.Join("..", "..", "docs", "screenshots")
 	}
-	sb := StartSandbox(t, shortTokens)
+	opts := shortTokens
+	if *updateScreenshots {
+		// The README's images show the documented URLs, localhost:7001..7004
+		// (the ports must be free while they are made).
+		sandbox.DefaultPorts(&opts)
+	}
+	sb := StartSandbox(t, opts)
 	alice := NewPerson(t, "alice")
 	alice.SignIn(sb.Agent0URL+"/login", "alice", "alice-demo")
 	alice.Say("help")

@@ -279,6 +279,9 @@ func (s *Server) SetUserActive(ctx context.Context, actor, id string, active boo
 		op = "user.reactivate"
 	}
 	s.adminChange(ctx, actor, op, auditRecord{UserID: id}, nil)
+	if !active {
+		s.signalUser(ctx, EventAccountDisabled, id, "admin", "deactivated by the administrator")
+	}
 	return s.GetUser(ctx, id)
 }
 
@@ -1113,5 +1116,6 @@ func (s *Server) RevokeAllGrants(ctx context.Context, actor, userID string) (ses
 		return 0, 0, oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "user.revoke_all", auditRecord{UserID: userID}, map[string]any{"sessions": sessions, "refresh_tokens": refreshTokens})
+	s.signalUser(ctx, EventSessionRevoked, userID, "admin", "all sessions revoked by the administrator")
 	return sessions, refreshTokens, nil
 }

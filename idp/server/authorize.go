@@ -249,15 +249,6 @@ func (s *Server) currentSession(r *http.Request) (*session, *user, error) {
 	return &sess, u, nil
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if sess, _, _ := s.currentSession(r); sess != nil {
-		_, _ = s.db.ExecContext(r.Context(), `UPDATE sessions SET revoked_at = ? WHERE sid = ?`, s.now().Unix(), sess.SID)
-		s.audit(r.Context(), auditRecord{Event: "sign_out", Outcome: "ok", UserID: sess.UserID, Detail: map[string]any{"sid": sess.SID}})
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	http.Redirect(w, r, "/", http.StatusFound)
-}
-
 // ---- pages ----
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, a authzRequest, c *client, msg string, status int) {

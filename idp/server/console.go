@@ -2,9 +2,10 @@ package server
 
 // The admin console at /admin: server-rendered pages over the admin service
 // layer (admin.go), no JavaScript. Admins sign in with the IdP's own login
-// (users.is_admin) and get an ordinary IdP session cookie. Every POST must be
-// same-origin (Sec-Fetch-Site / Origin) and carry a CSRF token derived from
-// the session cookie, which a cross-site page can neither read nor guess.
+// (users.is_admin) and get a console session of their own (console_session.go),
+// separate from single sign-on. Every POST must be same-origin (Sec-Fetch-Site
+// / Origin) and carry a CSRF token derived from the console session cookie,
+// which a cross-site page can neither read nor guess.
 
 import (
 	"cmp"
@@ -43,21 +44,21 @@ type consoleUser struct {
 }
 
 func (s *Server) consoleAdmin(r *http.Request) (*consoleUser, *user) {
-	sess, u, err := s.currentSession(r)
-	if err != nil || sess == nil || u == nil {
+	sid, u, cookie := s.consoleSession(r.Context(), r)
+	if sid == "" {
 		return nil, nil
 	}
 	if !u.Active || !u.Admin {
 		return nil, u
 	}
-	ck, _ := r.Cookie(sessionCookie)
-	return &consoleUser{user: u, CSRF: consoleCSRF(ck.Value)}, u
+	return &consoleUser{user: u, CSRF: consoleCSRF(cookie)}, u
 }
 
 func (s *Server) consoleRoutes(r *mux.Router) {
 	r.HandleFunc("/admin", s.consolePage("users")).Methods(http.MethodGet)
 	r.HandleFunc("/admin/", s.consolePage("users")).Methods(http.MethodGet)
 	r.HandleFunc("/admin/login", s.consoleLogin).Methods(http.MethodPost)
+	r.HandleFunc("/admin/logout", s.consoleLogout).Methods(http.MethodPost)
 	for _, p := range []string{"users", "groups", "apps", "connections", "keys", "audit", "faults"} {
 		r.HandleFunc("/admin/"+p, s.consolePage(p)).Methods(http.MethodGet)
 	}
@@ -103,6 +104,7 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 				data["Clients"], err = s.ListClients(ctx)
 			}
 		case "connections":
+			data["SharedSignals"] = s.cfg.SharedSignals
 			data["Connections"], err = s.ListConnections(ctx)
 			if err == nil {
 				data["Apps"], err = s.ListApps(ctx)
@@ -201,12 +203,12 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderAdminLogin(w, r, nil, u.Username+" is not an administrator of Acme.", http.StatusForbidden)
 		return
 	}
-	sess, err := s.createSession(w, r, u)
+	sid, err := s.createConsoleSession(w, r, u)
 	if err != nil {
 		s.renderAdminLogin(w, r, nil, "Internal error; see the server log.", http.StatusInternalServerError)
 		return
 	}
-	rec.UserID, rec.Outcome, rec.Detail = u.ID, "ok", map[string]any{"sid": sess.SID}
+	rec.UserID, rec.Outcome, rec.Detail = u.ID, "ok", map[string]any{"sid": sid}
 	s.audit(r.Context(), rec)
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
@@ -244,6 +246,9 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request) {
 	u := consoleBack(r.PostForm.Get("back"))
 	actor := "console:" + cu.Username
 	msg, secret, err := s.runAction(r.Context(), actor, mux.Vars(r)["action"], r.PostForm)
+	if err == nil {
+		msg += s.revocationNote(r.Context(), mux.Vars(r)["action"], r.PostForm)
+	}
 	if secret != nil && err == nil {
 		s.render(w, http.StatusOK, "admin_secret.html", map[string]any{"Admin": cu, "Page": "apps", "Client": secret})
 		return

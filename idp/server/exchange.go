@@ -15,7 +15,7 @@ import (
 )
 
 // Token exchange for an ID-JAG (RFC 8693 as profiled by the ID-JAG draft,
-// SPEC-CHECKLIST section 1). The checks run in this order, each failing with
+// checklist 1). The checks run in this order, each failing with
 // the project's chosen code:
 //
 //	 1. requested_token_type = id-jag                     invalid_request

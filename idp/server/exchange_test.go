@@ -19,7 +19,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
-// TestTokenExchangeRules is SPEC-CHECKLIST section 1 and the IdP rows of
+// TestTokenExchangeRules is checklist 1 and the IdP rows of
 // section 6: each row names its rule, sends one exchange and expects the
 // project's error code and status. Denials must also be audited under the
 // rule that fired, so a row cannot pass because a later check caught it.

@@ -15,7 +15,7 @@ import (
 )
 
 // Faults the IdP can be switched into (issue 5). Each makes the next ID-JAGs
-// wrong in one way that the resource AS must notice (SPEC-CHECKLIST 3).
+// wrong in one way that the resource AS must notice (checklist 3).
 const (
 	FaultWrongAud       = "id_jag.wrong_aud"
 	FaultWrongTyp       = "id_jag.wrong_typ"

@@ -14,7 +14,7 @@ import (
 
 // TestFaults switches each ID-JAG fault on through the admin API and checks
 // that the minted ID-JAG is wrong in exactly the advertised way: the check a
-// resource AS runs (SPEC-CHECKLIST 3) fails with the expected error, while
+// resource AS runs (checklist 3) fails with the expected error, while
 // every other check still passes.
 func TestFaults(t *testing.T) {
 	e := newEnv(t)

@@ -35,6 +35,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 		}
 		*auditRows = n
 	}
+	fs.BoolVar(&cfg.SharedSignals, "shared-signals", party.Env("IDP_SHARED_SIGNALS", "") == "true", "push CAEP/RISC Security Event Tokens to each resource app's /ssf/events (env IDP_SHARED_SIGNALS=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

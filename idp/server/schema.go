@@ -147,4 +147,7 @@ var migrations = []string{
 	CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
 	CREATE INDEX auth_codes_expiry ON auth_codes(expires_at);
 	CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);`,
+	// Version 8: where a client may send the browser after RP-initiated logout
+	// (OpenID Connect RP-Initiated Logout 1.0: registered, compared exactly).
+	`ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]';`,
 }

@@ -58,6 +58,13 @@ type Config struct {
 	// (demo.IdPAdminToken). The console uses admin sign-in instead.
 	AdminToken string
 
+	// SharedSignals makes Acme a Shared Signals transmitter (ssf.go): it
+	// pushes RISC account-disabled and CAEP session-revoked events to every
+	// resource app, so they can end live access tokens at once (off).
+	SharedSignals bool
+	// HTTPClient pushes the Shared Signals events (a 10s-timeout client).
+	HTTPClient *http.Client
+
 	Logger *slog.Logger
 }
 
@@ -90,6 +97,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	for name, p := range map[string]*string{"Issuer": &c.Issuer, "Agent0URL": &c.Agent0URL, "Todo0URL": &c.Todo0URL, "Todo0MCPURL": &c.Todo0MCPURL} {
 		v, err := httpx.PublicBase(*p)
@@ -156,6 +166,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("idp: seed: %w", err)
 	}
+	changed, err := s.reconcileSeededURLs(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("idp: seeded URLs: %w", err)
+	}
+	for _, c := range changed {
+		s.log.Info("seeded demo world follows the configured URL", "change", c)
+	}
 	return s, nil
 }
 
@@ -178,7 +196,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/login", s.login).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/token", s.token)
 	r.HandleFunc("/oauth2/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/logout", s.logout).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/logout", s.endSession).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
 	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
 	s.consoleRoutes(r)

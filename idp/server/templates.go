@@ -19,4 +19,12 @@ var templateFuncs = template.FuncMap{
 		b, _ := json.Marshal(v)
 		return string(b)
 	},
+	// value shows one audit detail: a string as itself, anything else as JSON.
+	"value": func(v any) string {
+		if s, ok := v.(string); ok {
+			return s
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	},
 }

@@ -52,6 +52,10 @@ type Options struct {
 	MCPSessionTimeout time.Duration
 	// IdPAuditMaxRows caps the IdP's audit log (200,000; negative: no cap).
 	IdPAuditMaxRows int
+	// SharedSignals: Acme pushes CAEP/RISC events to Todo0, which ends the
+	// user's live access tokens, and Todo0 MCP asks Todo0 whether each token
+	// is still active (off: tokens live until they expire).
+	SharedSignals bool
 	// IdPSigningAlg is RS256 (default) or ES256.
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
@@ -117,7 +121,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	sb.IdP, err = idp.New(ctx, idp.Config{
 		Issuer: sb.IdPURL, DataDir: filepath.Join(o.DataDir, "idp"), SigningAlg: o.IdPSigningAlg,
 		Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, Todo0MCPURL: sb.MCPURL,
-		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, Logger: logger.With("party", "idp"),
+		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, SharedSignals: o.SharedSignals, Logger: logger.With("party", "idp"),
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 		sb.IdP.Close()
 		return nil, err
 	}
-	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, SessionTimeout: o.MCPSessionTimeout, Logger: logger.With("party", "todo0-mcp")})
+	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, SessionTimeout: o.MCPSessionTimeout, CheckRevocation: o.SharedSignals, Logger: logger.With("party", "todo0-mcp")})
 	if err != nil {
 		sb.IdP.Close()
 		sb.Todo0.Close()

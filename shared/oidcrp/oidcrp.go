@@ -55,7 +55,8 @@ type Metadata struct {
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	// RFC 9207 3: when true, every authorization response carries iss.
-	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	AuthorizationResponseISSParameterSupported bool   `json:"authorization_response_iss_parameter_supported"`
+	EndSessionEndpoint                         string `json:"end_session_endpoint"`
 }
 
 type pendingLogin struct {

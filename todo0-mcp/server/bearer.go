@@ -23,7 +23,7 @@ type tokenInfoKey struct{}
 // bodyKey holds the request body scopeGate read, for serverFor.
 type bodyKey struct{}
 
-// protect guards the MCP endpoint (SPEC-CHECKLIST section 4).
+// protect guards the MCP endpoint (checklist 4).
 //
 // The token is verified here, once, so that every refusal carries the
 // challenge RFC 6750 3 and RFC 9728 5.1 describe (resource_metadata, scope,
@@ -77,7 +77,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 // ID-JAG, an ID token or a token for another resource fails typ, iss or aud.
 func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error) {
 	if ti, ok := s.tokens.get(raw); ok {
-		return ti, nil
+		return ti, s.stillActive(ctx, raw)
 	}
 	var c struct {
 		ClientID string `json:"client_id"`
@@ -94,7 +94,7 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID},
 	}
 	s.tokens.put(raw, ti)
-	return ti, nil
+	return ti, s.stillActive(ctx, raw)
 }
 
 // challenge writes a refusal with its WWW-Authenticate header and a JSON body.

@@ -24,6 +24,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	origins := party.String(fs, "allowed-origins", "TODO0_MCP_ALLOWED_ORIGINS", "", "comma-separated browser origins, besides this server's own, that may call /mcp")
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 30*time.Minute, "close MCP sessions idle this long")
 	fs.IntVar(&cfg.MaxSessionsPerUser, "max-sessions-per-user", 16, "MCP sessions one user may hold; a new one closes the oldest")
+	fs.BoolVar(&cfg.CheckRevocation, "check-revocation", party.Env("TODO0_MCP_CHECK_REVOCATION", "") == "true", "ask Todo0's introspection endpoint whether each access token is still active, for Shared Signals (env TODO0_MCP_CHECK_REVOCATION=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -39,6 +39,12 @@ type Config struct {
 	// Todo0 (demo.MCPServiceClientID).
 	ServiceClientID, ServiceClientSecret string
 	ClockSkew                            time.Duration // (30s)
+	// CheckRevocation asks Todo0 (RFC 7662 introspection, with this server's
+	// own client) about every access token that verifies, so a token Todo0
+	// ended early after a Shared Signals event is refused at once (off: a
+	// valid signature and exp are enough, and a revoked user's token works
+	// until it expires).
+	CheckRevocation bool
 	// AdminToken guards the fault switchboard at /admin/api/faults (demo.MCPAdminToken).
 	AdminToken string
 	// AllowedOrigins are browser origins, besides this server's own, that

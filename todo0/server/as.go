@@ -158,7 +158,7 @@ type tokenResponse struct {
 }
 
 // redeemIDJAG is the jwt-bearer grant with an ID-JAG (RFC 7523 as profiled by
-// the ID-JAG draft; SPEC-CHECKLIST section 3). Checks, cheapest first:
+// the ID-JAG draft; checklist 3). Checks, cheapest first:
 //
 //  0. the client is authenticated (token endpoint) and may redeem ID-JAGs
 //  1. typ = oauth-id-jag+jwt                  2. alg on the allow-list

@@ -73,7 +73,7 @@ func (z *fuzzTodo0) sign(typ string, claims map[string]any) string {
 // trusted IdP key from fuzzed claims. Properties: no panic and never a 5xx;
 // every refusal is RFC 6749 JSON with no-store and an allowed code; an
 // access token is issued only for an ID-JAG that is valid by an independent
-// model of SPEC-CHECKLIST section 3 (typ, aud = issuer exactly, client_id =
+// model of checklist 3 (typ, aud = issuer exactly, client_id =
 // authenticated client, resource ours, scopes known, exp/iat, sub and jti
 // non-empty, jti never redeemed before).
 func FuzzJWTBearer(f *testing.F) {

@@ -70,4 +70,11 @@ var migrations = []string{
 	END;
 	CREATE INDEX grants_expiry ON grants(expires_at);
 	CREATE INDEX sessions_expiry ON sessions(expires_at);`,
+	// Version 5: access tokens ended before their expiry by a Shared Signals
+	// event from the IdP (ssf_receiver.go); a row goes once the token expired.
+	`CREATE TABLE revoked_access_tokens (
+		jti        TEXT PRIMARY KEY,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE INDEX grants_user_live ON grants(user_id, expires_at);`,
 }

@@ -189,6 +189,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("todo0: seed: %w", err)
 	}
+	if prev, err := s.followIdPIssuer(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("todo0: users of the previous IdP URL: %w", err)
+	} else if prev != "" {
+		s.log.Info("users follow the IdP's new URL", "from", prev, "to", cfg.IdPIssuer)
+	}
 	return s, nil
 }
 
@@ -208,6 +214,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/.well-known/oauth-authorization-server", s.metadata).Methods(http.MethodGet)
 	r.Handle("/oauth2/jwks", s.keys).Methods(http.MethodGet)
 	r.HandleFunc("/oauth2/token", s.token)
+	r.HandleFunc("/oauth2/introspect", s.introspect)
+	r.HandleFunc("/ssf/events", s.receiveSET).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/authorize", s.authorizeEndpoint).Methods(http.MethodGet, http.MethodPost)
 	// Service API for Todo0 MCP (client credentials of its own).
 	api := r.PathPrefix("/api/v1/users/{user}/todos").Subrouter()
@@ -240,7 +248,8 @@ func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
 	_, e1 := sqlitedb.Prune(ctx, s.db, "sessions", `expires_at < ?`, s.now().Unix())
 	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
-	return errors.Join(err, e1, e2)
+	_, e3 := sqlitedb.Prune(ctx, s.db, "revoked_access_tokens", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	return errors.Join(err, e1, e2, e3)
 }
 
 // ---- clients ----

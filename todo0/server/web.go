@@ -73,13 +73,34 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 
+// logout signs the user out of Todo0 (POST with the session's CSRF token:
+// a request without it ends nothing and clears nothing), and with "acme" set
+// sends the browser to Acme's end_session_endpoint as well. Todo0 keeps no
+// ID token, so it names itself by client_id and Acme asks the user to
+// confirm (OpenID Connect RP-Initiated Logout 1.0).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if u := s.currentUser(r); u != nil && s.csrfOK(r, u) {
-		ck, _ := r.Cookie(sessionCookie)
-		_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE cookie_hash = ?`, hash(ck.Value))
+	u := s.currentUser(r)
+	if u == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
 	}
+	if !s.csrfOK(r, u) {
+		s.render(w, http.StatusForbidden, "home.html", map[string]any{"Error": "That sign-out request did not come from Todo0's own page (its CSRF token was missing or wrong), so nothing was signed out (checklist 8.1). Reload the page and use its Sign out button."})
+		return
+	}
+	ck, _ := r.Cookie(sessionCookie)
+	_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE cookie_hash = ?`, hash(ck.Value))
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	http.Redirect(w, r, "/", http.StatusFound)
+	if r.PostFormValue("acme") == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	endpoint, params, err := s.rp.EndSession(r.Context(), "", s.cfg.PublicURL+"/", "")
+	if err != nil {
+		s.render(w, http.StatusBadGateway, "home.html", map[string]any{"Error": "Signed out of Todo0, but Acme's sign-out could not be reached: " + err.Error()})
+		return
+	}
+	http.Redirect(w, r, endpoint+"?"+params.Encode(), http.StatusSeeOther)
 }
 
 func (s *Server) csrfOK(r *http.Request, u *webUser) bool {

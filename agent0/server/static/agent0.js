@@ -13,3 +13,10 @@
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
 })();
+
+// A sign-out form that carries the ID token to the IdP goes on by itself
+// (without JavaScript the user presses its button).
+document.addEventListener("DOMContentLoaded", function () {
+  var f = document.querySelector("form[data-autosubmit]");
+  if (f) f.submit();
+});
