@@ -97,20 +97,32 @@ func (a *Admin) ReactivateUser(ctx context.Context, username string) error {
 	return a.userAction(ctx, username, "reactivate")
 }
 
+// userPage is how many users userAction asks for at a time (the IdP's maximum).
+var userPage = 1000
+
 func (a *Admin) userAction(ctx context.Context, username, action string) error {
-	var users []struct {
-		ID       string `json:"id"`
-		Username string `json:"username"`
-	}
-	if err := a.IdP(ctx, http.MethodGet, "/users", nil, &users); err != nil {
-		return err
-	}
-	for _, u := range users {
-		if u.Username == username {
-			return a.IdP(ctx, http.MethodPost, "/users/"+url.PathEscape(u.ID)+"/"+action, nil, nil)
+	// The IdP lists users a page at a time, by username.
+	page := userPage
+	after := ""
+	for {
+		var users []struct {
+			ID       string `json:"id"`
+			Username string `json:"username"`
 		}
+		q := url.Values{"limit": {fmt.Sprint(page)}, "after": {after}}
+		if err := a.IdP(ctx, http.MethodGet, "/users?"+q.Encode(), nil, &users); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if u.Username == username {
+				return a.IdP(ctx, http.MethodPost, "/users/"+url.PathEscape(u.ID)+"/"+action, nil, nil)
+			}
+		}
+		if len(users) < page {
+			return fmt.Errorf("admin API: no user %q at the IdP", username)
+		}
+		after = users[len(users)-1].Username
 	}
-	return fmt.Errorf("admin API: no user %q at the IdP", username)
 }
 
 func (a *Admin) do(ctx context.Context, method, u, token string, in, out any) error {
