@@ -1,0 +1,65 @@
+package check_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/check"
+	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+)
+
+func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb, dir
+}
+
+func sandboxIdP(t *testing.T, sb *sandbox.Sandbox, dataDir string) check.IdP {
+	t.Helper()
+	p, err := check.LoadIdP(context.Background(), sb.IdPURL, filepath.Join(dataDir, "idp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The sandbox's own Todo0 authorization server follows every rule the
+// checker knows, so every rule passes.
+func TestASAgainstTodo0(t *testing.T) {
+	sb, dir := startSandbox(t)
+	c := check.AS{
+		Issuer: sb.Todo0URL, ClientID: demo.Agent0Todo0ClientID, ClientSecret: demo.Agent0Todo0ClientSecret,
+		Resource: sb.MCPResource, Scope: "todos.read", IdP: sandboxIdP(t, sb, dir),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := c.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range rep.Results {
+		if res.Verdict != check.Pass {
+			t.Errorf("%s (%s): %s; expected %s, got %s; %s", res.ID, res.Spec, res.Verdict, res.Expected, res.Got, res.Detail)
+		}
+	}
+	if rep.Failed() {
+		t.Error("Failed() = true against Todo0")
+	}
+	if len(rep.Results) < 40 {
+		t.Errorf("only %d rules checked", len(rep.Results))
+	}
+	if testing.Verbose() {
+		var b bytes.Buffer
+		rep.WriteText(&b)
+		t.Log(b.String())
+	}
+}
