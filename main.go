@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ Usage:
                           (--json: print the URLs and credentials as one line of JSON)
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
+  go run . check as ...   check your own authorization server, rule by rule (go run . check -h)
 
   xaa-sandbox idp|agent0|todo0|todo0-mcp [flags]   run one party alone (as go run ./idp ...)
   xaa-sandbox healthcheck PARTY|URL               exit 0 when the party's /healthz answers 200
@@ -62,12 +64,17 @@ func main() {
 		name := os.Args[1]
 		os.Args = append([]string{os.Args[0] + " " + name}, os.Args[2:]...)
 		os.Exit(party.Main(name, partyCommands[name].run))
+	case "check":
+		err = checkCmd(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, errCheckFailed) {
+		os.Exit(1) // the report said why
 	}
 	if err != nil && err != flag.ErrHelp {
 		fmt.Fprintln(os.Stderr, "xaa-sandbox:", err)

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xaa-sandbox/xaa-sandbox/check"
+	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+)
+
+const checkUsage = `Usage: go run . check as [flags]
+
+Judges your own implementation against the rules the sandbox enforces,
+rule by rule: expected, got, verdict, spec section. The exit status is 1
+when any MUST rule fails.
+
+  check as    your resource authorization server redeeming ID-JAGs (docs/check-as.md)
+
+The checker runs the sandbox on its usual ports from the usual data
+directory (so its IdP keeps the same issuer and keys between runs), or uses
+the one "go run . up" is already running there.
+
+Examples:
+  go run . check as --setup --issuer https://as.example --client-id c1
+  go run . check as --issuer https://as.example --client-id c1 --client-secret s1 \
+      --resource https://mcp.example/mcp --scope "notes.read" --junit check-as.xml
+`
+
+// errCheckFailed makes check exit non-zero after its report.
+var errCheckFailed = errors.New("a MUST rule failed")
+
+func checkCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(out, checkUsage)
+		return nil
+	}
+	switch args[0] {
+	case "as":
+		return checkAS(ctx, args[1:], out, errOut)
+	}
+	return fmt.Errorf("unknown checker %q (want as)\n\n%s", args[0], checkUsage)
+}
+
+// checkFlags are the flags every checker shares.
+type checkFlags struct {
+	dataDir, host string
+	asJSON        bool
+	junit         string
+	setup         bool
+}
+
+func (c *checkFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", party.Env("XAA_DATA_DIR", ".xaa-data"), "the sandbox's data directory (keys persist there, like go run . up) (env XAA_DATA_DIR)")
+	fs.StringVar(&c.host, "host", party.Env("XAA_HOST", "localhost"), "host name in the sandbox's URLs; your server must reach them (env XAA_HOST)")
+	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON instead of the narration")
+	fs.StringVar(&c.junit, "junit", "", "also write the report as JUnit XML to this file")
+	fs.BoolVar(&c.setup, "setup", false, "print what to configure, keep the sandbox running until Ctrl-C, and check nothing")
+}
+
+// startSandbox runs the sandbox on its default ports, or finds the one `up`
+// runs there. stop is a no-op for a sandbox this process did not start.
+func (c *checkFlags) startSandbox(ctx context.Context) (urls *sandbox.Sandbox, stop func(), err error) {
+	o := sandbox.Options{DataDir: c.dataDir, Host: c.host}
+	sandbox.DefaultPorts(&o)
+	sb, err := sandbox.Start(ctx, o)
+	if err == nil {
+		return sb, func() { sb.Close() }, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, nil, err
+	}
+	// Ports taken: the sandbox of `go run . up`, if it answers as one.
+	running := &sandbox.Sandbox{
+		IdPURL: fmt.Sprintf("http://%s:%d", c.host, o.IdPPort), Agent0URL: fmt.Sprintf("http://%s:%d", c.host, o.Agent0Port),
+		Todo0URL: fmt.Sprintf("http://%s:%d", c.host, o.Todo0Port), MCPURL: fmt.Sprintf("http://%s:%d", c.host, o.MCPPort),
+	}
+	running.MCPResource = running.MCPURL + "/mcp"
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, herr := hc.Get(running.IdPURL + "/.well-known/openid-configuration")
+	if herr != nil {
+		return nil, nil, fmt.Errorf("the sandbox ports are taken and no sandbox answers at %s: %w", running.IdPURL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("the sandbox ports are taken by something that is not the sandbox (%s answered %d)", running.IdPURL, resp.StatusCode)
+	}
+	return running, func() {}, nil
+}
+
+func (c *checkFlags) report(rep *check.Report, out io.Writer) error {
+	var err error
+	if c.asJSON {
+		err = rep.WriteJSON(out)
+	} else {
+		err = rep.WriteText(out)
+	}
+	if err != nil {
+		return err
+	}
+	if c.junit != "" {
+		f, err := os.Create(c.junit)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteJUnit(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if rep.Failed() {
+		return errCheckFailed
+	}
+	return nil
+}
+
+func checkAS(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("check as", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() { fmt.Fprint(errOut, checkUsage+"\nFlags of check as:\n"); fs.PrintDefaults() }
+	var cf checkFlags
+	cf.register(fs)
+	var c check.AS
+	fs.StringVar(&c.Issuer, "issuer", "", "your authorization server's issuer identifier (required)")
+	fs.StringVar(&c.ClientID, "client-id", "", "the client registered at your server; also the ID-JAGs' client_id (required)")
+	fs.StringVar(&c.ClientSecret, "client-secret", os.Getenv("XAA_CHECK_CLIENT_SECRET"), "that client's secret (env XAA_CHECK_CLIENT_SECRET)")
+	fs.StringVar(&c.Resource, "resource", "", "a protected resource of yours, put in the ID-JAGs' resource claim")
+	fs.StringVar(&c.Scope, "scope", "", "space-separated scopes your server knows, put in the ID-JAGs' scope claim")
+	fs.StringVar(&c.Subject, "subject", "", `the ID-JAGs' sub ("xaa-check-user")`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.Issuer == "" || c.ClientID == "" {
+		fs.Usage()
+		return errors.New("check as: --issuer and --client-id are required")
+	}
+	sb, stop, err := cf.startSandbox(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	c.IdP, err = check.LoadIdP(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"))
+	if err != nil {
+		return fmt.Errorf("the IdP's signing key: %w", err)
+	}
+	if cf.setup {
+		fmt.Fprintf(out, "Configure %s:\n  %s\n\nThe sandbox IdP is up at %s; Ctrl-C stops it.\n", c.Issuer, strings.Join(c.Setup(), "\n  "), sb.IdPURL)
+		<-ctx.Done()
+		return nil
+	}
+	rep, err := c.Run(ctx)
+	if err != nil {
+		return err
+	}
+	return cf.report(rep, out)
+}
