@@ -151,7 +151,7 @@ func checkAS(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer stop()
-	c.IdP, err = check.LoadIdP(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"))
+	c.IdP, err = check.LoadSigner(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"), "idp.db")
 	if err != nil {
 		return fmt.Errorf("the IdP's signing key: %w", err)
 	}

@@ -33,7 +33,7 @@ type AS struct {
 	// Subject is the ID-JAGs' sub ("xaa-check-user").
 	Subject string
 	// IdP signs the ID-JAGs (required).
-	IdP IdP
+	IdP Signer
 	// HTTPClient is used for every request (a client with a 15 s timeout).
 	HTTPClient *http.Client
 	// RaceSize is how many copies of one ID-JAG the replay race sends at once (8).

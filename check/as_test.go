@@ -23,9 +23,9 @@ func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
 	return sb, dir
 }
 
-func sandboxIdP(t *testing.T, sb *sandbox.Sandbox, dataDir string) check.IdP {
+func sandboxIdP(t *testing.T, sb *sandbox.Sandbox, dataDir string) check.Signer {
 	t.Helper()
-	p, err := check.LoadIdP(context.Background(), sb.IdPURL, filepath.Join(dataDir, "idp"))
+	p, err := check.LoadSigner(context.Background(), sb.IdPURL, filepath.Join(dataDir, "idp"), "idp.db")
 	if err != nil {
 		t.Fatal(err)
 	}

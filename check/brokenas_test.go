@@ -29,7 +29,7 @@ import (
 // name exactly the rules a break violates.
 type brokenAS struct {
 	srv    *httptest.Server
-	idp    check.IdP
+	idp    check.Signer
 	breaks map[string]bool
 
 	mu   sync.Mutex
@@ -53,7 +53,7 @@ func (s keySource) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) 
 	return &pub, nil
 }
 
-func newBrokenAS(t *testing.T, idp check.IdP, breaks ...string) *brokenAS {
+func newBrokenAS(t *testing.T, idp check.Signer, breaks ...string) *brokenAS {
 	b := &brokenAS{idp: idp, breaks: map[string]bool{}, seen: map[string]bool{}}
 	for _, br := range breaks {
 		b.breaks[br] = true
@@ -210,13 +210,13 @@ func (b *brokenAS) verify(ctx context.Context, raw string) (map[string]any, erro
 	return claims, nil
 }
 
-func testIdP(t *testing.T) check.IdP {
+func testIdP(t *testing.T) check.Signer {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return check.IdP{Issuer: "https://idp.example", Key: &jose.JSONWebKey{Key: k, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}
+	return check.Signer{Issuer: "https://idp.example", Key: &jose.JSONWebKey{Key: k, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}
 }
 
 // Each broken rule of an authorization server is reported by name, and

@@ -19,30 +19,30 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/internal/jwtforge"
 )
 
-// IdP is who the checker signs ID-JAGs as: an issuer the implementation
+// Signer is who the checker signs tokens as: an issuer the implementation
 // under test trusts and that issuer's private signing key. With the sandbox
-// IdP that is its issuer URL and the key in its data directory (LoadIdP).
-type IdP struct {
+// that is a party's issuer URL and the key in its data directory (LoadSigner).
+type Signer struct {
 	Issuer string
 	Key    *jose.JSONWebKey // private; Key.KeyID and Key.Algorithm are used as kid and alg
 }
 
-// LoadIdP reads the sandbox IdP's active signing key from its data
-// directory (the one holding idp.db).
-func LoadIdP(ctx context.Context, issuer, dataDir string) (IdP, error) {
-	k, err := jwtforge.ActiveKey(ctx, dataDir, "idp.db")
+// LoadSigner reads a sandbox party's active signing key from the database
+// file db ("idp.db", "todo0.db") in its data directory.
+func LoadSigner(ctx context.Context, issuer, dataDir, db string) (Signer, error) {
+	k, err := jwtforge.ActiveKey(ctx, dataDir, db)
 	if err != nil {
-		return IdP{}, err
+		return Signer{}, err
 	}
-	return IdP{Issuer: issuer, Key: k}, nil
+	return Signer{Issuer: issuer, Key: k}, nil
 }
 
-func (p IdP) validate() error {
+func (p Signer) validate() error {
 	if p.Issuer == "" || p.Key == nil || p.Key.Key == nil {
-		return errors.New("check: IdP needs an issuer and its private signing key")
+		return errors.New("check: a signer needs an issuer and its private signing key")
 	}
 	if p.Key.IsPublic() {
-		return errors.New("check: the IdP key must be the private key")
+		return errors.New("check: the signing key must be the private key")
 	}
 	return nil
 }
@@ -61,11 +61,11 @@ const (
 
 // forger signs ID-JAGs for one checker run.
 type forger struct {
-	idp      IdP
+	idp      Signer
 	attacker any // generated per run, same key type as the IdP's
 }
 
-func newForger(p IdP) (*forger, error) {
+func newForger(p Signer) (*forger, error) {
 	f := &forger{idp: p}
 	var err error
 	switch p.Key.Key.(type) {
