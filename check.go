@@ -18,13 +18,14 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
 )
 
-const checkUsage = `Usage: go run . check as [flags]
+const checkUsage = `Usage: go run . check (as | mcp) [flags]
 
 Judges your own implementation against the rules the sandbox enforces,
 rule by rule: expected, got, verdict, spec section. The exit status is 1
 when any MUST rule fails.
 
   check as    your resource authorization server redeeming ID-JAGs (docs/check-as.md)
+  check mcp   your MCP server protecting its endpoint with the sandbox AS's tokens (docs/check-mcp.md)
 
 The checker runs the sandbox on its usual ports from the usual data
 directory (so its IdP keeps the same issuer and keys between runs), or uses
@@ -34,6 +35,8 @@ Examples:
   go run . check as --setup --issuer https://as.example --client-id c1
   go run . check as --issuer https://as.example --client-id c1 --client-secret s1 \
       --resource https://mcp.example/mcp --scope "notes.read" --junit check-as.xml
+  go run . check mcp --resource http://localhost:8080/mcp --scope "notes.read notes.write" \
+      --tool write_note --tool-scope notes.write
 `
 
 // errCheckFailed makes check exit non-zero after its report.
@@ -47,8 +50,10 @@ func checkCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
 	switch args[0] {
 	case "as":
 		return checkAS(ctx, args[1:], out, errOut)
+	case "mcp":
+		return checkMCP(ctx, args[1:], out, errOut)
 	}
-	return fmt.Errorf("unknown checker %q (want as)\n\n%s", args[0], checkUsage)
+	return fmt.Errorf("unknown checker %q (want as or mcp)\n\n%s", args[0], checkUsage)
 }
 
 // checkFlags are the flags every checker shares.
@@ -157,6 +162,48 @@ func checkAS(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	if cf.setup {
 		fmt.Fprintf(out, "Configure %s:\n  %s\n\nThe sandbox IdP is up at %s; Ctrl-C stops it.\n", c.Issuer, strings.Join(c.Setup(), "\n  "), sb.IdPURL)
+		<-ctx.Done()
+		return nil
+	}
+	rep, err := c.Run(ctx)
+	if err != nil {
+		return err
+	}
+	return cf.report(rep, out)
+}
+
+func checkMCP(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("check mcp", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() { fmt.Fprint(errOut, checkUsage+"\nFlags of check mcp:\n"); fs.PrintDefaults() }
+	var cf checkFlags
+	cf.register(fs)
+	var c check.MCP
+	fs.StringVar(&c.Resource, "resource", "", "your MCP endpoint URL, which is its resource identifier (required)")
+	fs.StringVar(&c.Scope, "scope", "", "space-separated scopes of the valid access token")
+	fs.StringVar(&c.Tool, "tool", "", "a tool that needs a scope, for the 403 insufficient_scope rule")
+	fs.StringVar(&c.ToolScope, "tool-scope", "", "the scope --tool needs")
+	fs.StringVar(&c.Subject, "subject", "", `the tokens' sub ("xaa-check-user")`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.Resource == "" {
+		fs.Usage()
+		return errors.New("check mcp: --resource is required")
+	}
+	sb, stop, err := cf.startSandbox(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if c.AS, err = check.LoadSigner(ctx, sb.Todo0URL, filepath.Join(cf.dataDir, "todo0"), "todo0.db"); err != nil {
+		return fmt.Errorf("the Todo0 AS's signing key: %w", err)
+	}
+	if c.IdP, err = check.LoadSigner(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"), "idp.db"); err != nil {
+		return fmt.Errorf("the IdP's signing key: %w", err)
+	}
+	if cf.setup {
+		fmt.Fprintf(out, "Configure %s:\n  %s\n\nThe sandbox is up (Todo0 AS at %s); Ctrl-C stops it.\n", c.Resource, strings.Join(c.Setup(), "\n  "), sb.Todo0URL)
 		<-ctx.Done()
 		return nil
 	}

@@ -68,11 +68,16 @@ func do(ctx context.Context, hc *http.Client, req *http.Request) response {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw, Err: err}
-	var obj map[string]any
-	if json.Unmarshal(raw, &obj) == nil {
-		out.Body = obj
-	}
+	out.Body = jsonObject(raw)
 	return out
+}
+
+func jsonObject(raw []byte) map[string]any {
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	return obj
 }
 
 func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Values, a clientAuth) response {
