@@ -261,7 +261,9 @@ func (r *mcpRun) metadata(ctx context.Context) {
 	}
 	rootURL := origin + "/.well-known/oauth-protected-resource"
 	root := getJSON(ctx, r.hc, rootURL, nil)
-	res := Result{ID: "mcp.prm.root", Title: "a root metadata document, if served, describes the resource identifier without a path", Spec: "RFC 9728 3.3", Level: Must,
+	// A SHOULD here, not the RFC's MUST: MCP clients fall back to the root
+	// document, and servers serve their endpoint's document there for them.
+	res := Result{ID: "mcp.prm.root", Title: "a root metadata document, if served, describes the resource identifier without a path", Spec: "RFC 9728 3.3 (MCP clients fall back to the root URL, so servers differ)", Level: Should,
 		Expected: fmt.Sprintf("404, or resource %q", origin)}
 	switch {
 	case root.Status == http.StatusNotFound:
@@ -271,7 +273,7 @@ func (r *mcpRun) metadata(ctx context.Context) {
 		res.Got = fmt.Sprintf("resource %q", got)
 		res = judge(res, got == origin || got == origin+"/")
 		if res.Verdict == Fail && got == r.c.Resource {
-			res.Detail = "the root document claims the MCP endpoint's identifier; a client validating RFC 9728 3.3 refuses it (serve it at " + rootURL + strings.TrimSuffix(u.Path, "/") + " only)"
+			res.Detail = "the root document claims the MCP endpoint's identifier; a client validating RFC 9728 3.3 refuses it, one that only probes the root URL finds it; MCP clients try " + rootURL + strings.TrimSuffix(u.Path, "/") + " first"
 		}
 	default:
 		res.Got, res.Verdict = root.summary(), Fail

@@ -10,12 +10,10 @@ import (
 )
 
 // The sandbox's own Todo0 MCP server passes every rule but those listed in
-// pendingAtTodo0MCP: rules it does not implement yet, expected to pass once
-// it does (the checker's verdict on them is tested against brokenMCP, which
-// implements them).
+// pendingAtTodo0MCP: rules it does not follow yet (the checker's verdict on
+// them is tested against brokenMCP, which follows them).
 var pendingAtTodo0MCP = map[string]string{
-	"mcp.origin.foreign": "Origin validation is being added to Todo0 MCP",
-	"mcp.prm.root":       "Todo0 MCP serves its /mcp document at the root well-known URL too; RFC 9728 3.3 (checklist 7) wants the root one to describe the pathless identifier",
+	"mcp.prm.root": "Todo0 MCP serves its /mcp document at the root well-known URL too; RFC 9728 3.3 (checklist 7) wants the root one to describe the pathless identifier",
 }
 
 func TestMCPAgainstTodo0MCP(t *testing.T) {

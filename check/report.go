@@ -124,7 +124,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	n := r.Counts()
-	fmt.Fprintf(&b, "\n%d rules: %d passed, %d failed, %d skipped (%s)\n", len(r.Results), n[Pass], n[Fail], n[Skip], r.Duration.Round(time.Millisecond))
+	must := 0
+	for _, res := range r.Results {
+		if res.Verdict == Fail && res.Level == Must {
+			must++
+		}
+	}
+	fmt.Fprintf(&b, "\n%d rules: %d passed, %d failed (%d MUST, %d SHOULD), %d skipped (%s)\n", len(r.Results), n[Pass], n[Fail], must, n[Fail]-must, n[Skip], r.Duration.Round(time.Millisecond))
 	if r.Failed() {
 		b.WriteString("Result: FAIL (a MUST rule failed)\n")
 	} else {

@@ -92,6 +92,6 @@ func ExampleReport_WriteText() {
 	//         got:      200, a token was issued
 	//         the server issued a token for an assertion it must refuse
 	//
-	// 1 rules: 0 passed, 1 failed, 0 skipped (0s)
+	// 1 rules: 0 passed, 1 failed (1 MUST, 0 SHOULD), 0 skipped (0s)
 	// Result: FAIL (a MUST rule failed)
 }
