@@ -29,6 +29,7 @@ Usage:
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
   go run . check as|mcp   check your own authorization server or MCP server, rule by rule (go run . check -h)
+  go run . quirks         list the vendor behaviours and presets for --quirk (up, play)
 
   xaa-sandbox idp|agent0|todo0|todo0-mcp [flags]   run one party alone (as go run ./idp ...)
   xaa-sandbox healthcheck PARTY|URL               exit 0 when the party's /healthz answers 200
@@ -66,6 +67,8 @@ func main() {
 		os.Exit(party.Main(name, partyCommands[name].run))
 	case "check":
 		err = checkCmd(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "quirks":
+		err = quirksCmd(os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -104,6 +107,7 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.AccessTokenTTL, "access-token-ttl", 5*time.Minute, "Todo0 access token lifetime")
 	verbose := fs.Bool("v", false, "log every request")
 	asJSON := fs.Bool("json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
+	quirkFlag(fs, &o.Quirks)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,6 +134,9 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "XAA sandbox is up (%s), data in %s\n\n", time.Since(start).Round(time.Millisecond), o.DataDir)
+	if q := o.Quirks.String(); q != "" {
+		fmt.Fprintf(out, "Vendor behaviours on (docs/quirks.md): %s\n\n", q)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  Acme IdP\t"+sb.IdPURL+"\tenterprise IdP (OIDC, token exchange -> ID-JAG)")
 	fmt.Fprintln(tw, "  Agent0\t"+sb.Agent0URL+"\tthe AI app: start here")

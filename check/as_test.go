@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/check"
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
@@ -61,5 +63,42 @@ func TestASAgainstTodo0(t *testing.T) {
 		var b bytes.Buffer
 		rep.WriteText(&b)
 		t.Log(b.String())
+	}
+}
+
+// A vendor behaviour switched on in the sandbox's Todo0 AS shows up in the
+// checker as exactly the rules it bends: the checker measures what the
+// quirks claim. conformance-mock also limits client authentication to
+// Basic, which the checker reads from the metadata and adapts to.
+func TestASAgainstTodo0WithQuirks(t *testing.T) {
+	q, err := quirks.Parse("conformance-mock,ignore-resource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{DataDir: dir, Quirks: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	rep, err := (&check.AS{Issuer: sb.Todo0URL, ClientID: demo.Agent0Todo0ClientID, ClientSecret: demo.Agent0Todo0ClientSecret,
+		Resource: sb.MCPResource, Scope: "todos.read", IdP: sandboxIdP(t, sb, dir)}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, res := range rep.Results {
+		if res.Verdict != check.Pass {
+			failed = append(failed, res.ID)
+		}
+	}
+	want := []string{"as.idjag.aud-trailing-slash", "as.idjag.resource-foreign", "as.idjag.jti-replay", "as.idjag.jti-replay-race"}
+	slices.Sort(failed)
+	slices.Sort(want)
+	if !slices.Equal(failed, want) {
+		t.Errorf("rules not passed: %v\nwant exactly:      %v", failed, want)
+	}
+	if rep.Result("as.redeem.auth-client_secret_post") != nil || rep.Result("as.client.wrong-secret-client_secret_post") != nil {
+		t.Error("the checker used client_secret_post, which the metadata no longer lists")
 	}
 }

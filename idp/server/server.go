@@ -24,6 +24,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	// AdminToken authenticates the admin JSON API as a Bearer token
 	// (demo.IdPAdminToken). The console uses admin sign-in instead.
 	AdminToken string
+
+	// Quirks are the vendor behaviours switched on (strict when zero).
+	Quirks quirks.Set
 
 	Logger *slog.Logger
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Options configures a sandbox. Zero values take the defaults.
@@ -56,6 +57,9 @@ type Options struct {
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
 	Logger *slog.Logger
+	// Quirks switch the IdP and the Todo0 AS into documented vendor
+	// behaviours (shared/quirks); zero is the strict sandbox.
+	Quirks quirks.Set
 }
 
 // DefaultPorts are the documented ports 7001..7004.
@@ -117,14 +121,14 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	sb.IdP, err = idp.New(ctx, idp.Config{
 		Issuer: sb.IdPURL, DataDir: filepath.Join(o.DataDir, "idp"), SigningAlg: o.IdPSigningAlg,
 		Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, Todo0MCPURL: sb.MCPURL,
-		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, Logger: logger.With("party", "idp"),
+		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, Logger: logger.With("party", "idp"), Quirks: o.Quirks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	sb.Todo0, err = todo0.New(ctx, todo0.Config{
 		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL, Agent0JWKSURI: sb.Agent0URL + "/.well-known/jwks.json",
-		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"),
+		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"), Quirks: o.Quirks,
 	})
 	if err != nil {
 		sb.IdP.Close()
