@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 )
 
 const checkUsage = `Usage: go run . check (as | mcp) [flags]
+       go run . check client [flags] -- COMMAND [ARG...]
 
 Judges your own implementation against the rules the sandbox enforces,
 rule by rule: expected, got, verdict, spec section. The exit status is 1
@@ -26,6 +28,7 @@ when any MUST rule fails.
 
   check as    your resource authorization server redeeming ID-JAGs (docs/check-as.md)
   check mcp   your MCP server protecting its endpoint with the sandbox AS's tokens (docs/check-mcp.md)
+  check client  your MCP client, run once per scenario against a fresh sandbox (docs/check-client.md)
 
 The checker runs the sandbox on its usual ports from the usual data
 directory (so its IdP keeps the same issuer and keys between runs), or uses
@@ -37,6 +40,7 @@ Examples:
       --resource https://mcp.example/mcp --scope "notes.read" --junit check-as.xml
   go run . check mcp --resource http://localhost:8080/mcp --scope "notes.read notes.write" \
       --tool write_note --tool-scope notes.write
+  go run . check client -- node my-client.mjs
 `
 
 // errCheckFailed makes check exit non-zero after its report.
@@ -52,8 +56,10 @@ func checkCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return checkAS(ctx, args[1:], out, errOut)
 	case "mcp":
 		return checkMCP(ctx, args[1:], out, errOut)
+	case "client":
+		return checkClient(ctx, args[1:], out, errOut)
 	}
-	return fmt.Errorf("unknown checker %q (want as or mcp)\n\n%s", args[0], checkUsage)
+	return fmt.Errorf("unknown checker %q (want as, mcp or client)\n\n%s", args[0], checkUsage)
 }
 
 // checkFlags are the flags every checker shares.
@@ -212,4 +218,49 @@ func checkMCP(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	return cf.report(rep, out)
+}
+
+func checkClient(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flag.NewFlagSet("check client", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() { fmt.Fprint(errOut, checkUsage+"\nFlags of check client:\n"); fs.PrintDefaults() }
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of the narration")
+	junit := fs.String("junit", "", "also write the report as JUnit XML to this file")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long one run of the client may take")
+	only := fs.String("scenarios", "", "comma-separated scenarios to play (default all: "+clientScenarioNames()+")")
+	showOutput := fs.Bool("show-output", false, "print the client's own output after the report")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cmd := fs.Args()
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if len(cmd) == 0 {
+		fs.Usage()
+		return errors.New("check client: give the client's command after --")
+	}
+	var output bytes.Buffer
+	c := &check.Client{Command: cmd, Timeout: *timeout, Output: &output}
+	if *only != "" {
+		c.Scenarios = strings.Split(*only, ",")
+	}
+	rep, err := c.Run(ctx)
+	if err != nil {
+		return err
+	}
+	cf := checkFlags{asJSON: *asJSON, junit: *junit}
+	err = cf.report(rep, out)
+	if *showOutput {
+		fmt.Fprintf(out, "\nThe client's output:\n%s", output.String())
+	}
+	return err
+}
+
+func clientScenarioNames() string {
+	var names []string
+	for _, sc := range check.ClientScenarios {
+		names = append(names, sc.Name)
+	}
+	return strings.Join(names, ", ")
 }

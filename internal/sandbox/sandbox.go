@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -60,6 +61,9 @@ type Options struct {
 	// Quirks switch the IdP and the Todo0 AS into documented vendor
 	// behaviours (shared/quirks); zero is the strict sandbox.
 	Quirks quirks.Set
+	// Wrap, when set, wraps each party's handler ("idp", "agent0", "todo0",
+	// "todo0-mcp"): the client checker records and bends requests with it.
+	Wrap func(party string, h http.Handler) http.Handler
 }
 
 // DefaultPorts are the documented ports 7001..7004.
@@ -152,6 +156,9 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	sb.cancel = cancel
 	for i, s := range []party.Server{sb.IdP, sb.Agent0, sb.Todo0, sb.MCP} {
+		if o.Wrap != nil {
+			s = wrapped{s, o.Wrap([]string{"idp", "agent0", "todo0", "todo0-mcp"}[i], s.Handler())}
+		}
 		sb.wg.Add(1)
 		go func(ln net.Listener, s party.Server) {
 			defer sb.wg.Done()
@@ -175,3 +182,11 @@ func (sb *Sandbox) Close() error {
 	}
 	return err
 }
+
+// wrapped is a party whose handler Options.Wrap replaced.
+type wrapped struct {
+	party.Server
+	h http.Handler
+}
+
+func (w wrapped) Handler() http.Handler { return w.h }
