@@ -17,6 +17,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/check"
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 const checkUsage = `Usage: go run . check (as | mcp) [flags]
@@ -64,6 +65,7 @@ func checkCmd(ctx context.Context, args []string, out, errOut io.Writer) error {
 
 // checkFlags are the flags every checker shares.
 type checkFlags struct {
+	quirks        quirks.Set
 	dataDir, host string
 	asJSON        bool
 	junit         string
@@ -76,12 +78,13 @@ func (c *checkFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON instead of the narration")
 	fs.StringVar(&c.junit, "junit", "", "also write the report as JUnit XML to this file")
 	fs.BoolVar(&c.setup, "setup", false, "print what to configure, keep the sandbox running until Ctrl-C, and check nothing")
+	quirkFlag(fs, &c.quirks)
 }
 
 // startSandbox runs the sandbox on its default ports, or finds the one `up`
 // runs there. stop is a no-op for a sandbox this process did not start.
 func (c *checkFlags) startSandbox(ctx context.Context) (urls *sandbox.Sandbox, stop func(), err error) {
-	o := sandbox.Options{DataDir: c.dataDir, Host: c.host}
+	o := sandbox.Options{DataDir: c.dataDir, Host: c.host, Quirks: c.quirks}
 	sandbox.DefaultPorts(&o)
 	sb, err := sandbox.Start(ctx, o)
 	if err == nil {
@@ -229,6 +232,8 @@ func checkClient(ctx context.Context, args []string, out, errOut io.Writer) erro
 	timeout := fs.Duration("timeout", 30*time.Second, "how long one run of the client may take")
 	only := fs.String("scenarios", "", "comma-separated scenarios to play (default all: "+clientScenarioNames()+")")
 	showOutput := fs.Bool("show-output", false, "print the client's own output after the report")
+	var q quirks.Set
+	quirkFlag(fs, &q)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -241,7 +246,7 @@ func checkClient(ctx context.Context, args []string, out, errOut io.Writer) erro
 		return errors.New("check client: give the client's command after --")
 	}
 	var output bytes.Buffer
-	c := &check.Client{Command: cmd, Timeout: *timeout, Output: &output}
+	c := &check.Client{Command: cmd, Timeout: *timeout, Output: &output, Quirks: q}
 	if *only != "" {
 		c.Scenarios = strings.Split(*only, ",")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/sandboxclient"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Client checks an MCP client's Cross App Access behaviour (the project's
@@ -44,6 +45,9 @@ type Client struct {
 	Scenarios []string
 	// Env is added to the command's environment (after the checker's own).
 	Env []string
+	// Quirks start every sandbox with these vendor behaviours, to see how
+	// the client copes with them (docs/quirks.md).
+	Quirks quirks.Set
 	// Output, when set, receives the command's output.
 	Output *bytes.Buffer
 
@@ -171,7 +175,7 @@ func (c *Client) play(ctx context.Context, sc ClientScenario) (*clientRun, error
 	}
 	defer os.RemoveAll(dir)
 	rec := &recorder{}
-	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, Wrap: rec.wrap})
+	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, Wrap: rec.wrap, Quirks: c.Quirks})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/check"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // The clients under test are this test binary run again with
@@ -134,10 +135,10 @@ func misbehavingClient() int {
 	return 0
 }
 
-func runClientCheck(t *testing.T, mode string, scenarios ...string) *check.Report {
+func runClientCheck(t *testing.T, mode string, q quirks.Set, scenarios ...string) *check.Report {
 	t.Helper()
 	rep, err := (&check.Client{Command: []string{os.Args[0], "-test.run=^$"}, Env: []string{clientModeEnv + "=" + mode},
-		Timeout: 25 * time.Second, Scenarios: scenarios}).Run(context.Background())
+		Timeout: 25 * time.Second, Scenarios: scenarios, Quirks: q}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func runClientCheck(t *testing.T, mode string, scenarios ...string) *check.Repor
 // metadata: its configuration names the AS).
 func TestClientGoSDK(t *testing.T) {
 	t.Parallel()
-	rep := runClientCheck(t, "go-sdk-extauth")
+	rep := runClientCheck(t, "go-sdk-extauth", quirks.Set{})
 	expectedWarnings := []string{"client.happy-path.discovery"}
 	for _, res := range rep.Results {
 		if res.Verdict != check.Pass && !slices.Contains(expectedWarnings, res.ID) {
@@ -164,7 +165,10 @@ func TestClientGoSDK(t *testing.T) {
 // A client built to misbehave is caught, rule by rule.
 func TestClientMisbehaving(t *testing.T) {
 	t.Parallel()
-	rep := runClientCheck(t, "misbehaving", "happy-path", "access-token-expiry", "idp-refusal", "failing-idp")
+	rep := runClientCheck(t, "misbehaving", quirks.Set{}, "happy-path", "access-token-expiry", "idp-refusal", "failing-idp")
+	if res := rep.Result("client.happy-path.exchange"); res == nil || res.Verdict != check.Pass {
+		t.Errorf("its exchange itself is right: %+v", res)
+	}
 	for _, id := range []string{
 		"client.happy-path.no-token-in-url",     // access_token in the query string
 		"client.access-token-expiry.reexchange", // never re-exchanges
@@ -181,5 +185,21 @@ func TestClientMisbehaving(t *testing.T) {
 	}
 	if !rep.Failed() {
 		t.Error("Failed() = false for the misbehaving client")
+	}
+}
+
+// Vendor behaviours reach the client checker's sandboxes: the misbehaving
+// client authenticates to the IdP with HTTP Basic, which the hosted
+// playground's IdP (idp-client-auth-post-only) refuses.
+func TestClientQuirks(t *testing.T) {
+	t.Parallel()
+	q, err := quirks.Parse("xaa-playground")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runClientCheck(t, "misbehaving", q, "happy-path")
+	res := rep.Result("client.happy-path.exchange")
+	if res == nil || res.Verdict != check.Fail || !strings.Contains(res.Got, "401") {
+		t.Errorf("exchange with Basic at a post-only IdP: %+v", res)
 	}
 }
