@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -167,7 +168,10 @@ func checkAS(ctx context.Context, args []string, out, errOut io.Writer) error {
 	defer stop()
 	c.IdP, err = check.LoadSigner(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"), "idp.db")
 	if err != nil {
-		return fmt.Errorf("the IdP's signing key: %w", err)
+		return fmt.Errorf("the IdP's signing key (is --data-dir the sandbox's data directory?): %w", err)
+	}
+	if err := published(ctx, sb.IdPURL+"/oauth2/jwks", c.IdP, cf.dataDir); err != nil {
+		return err
 	}
 	if cf.setup {
 		fmt.Fprintf(out, "Configure %s:\n  %s\n\nThe sandbox IdP is up at %s; Ctrl-C stops it.\n", c.Issuer, strings.Join(c.Setup(), "\n  "), sb.IdPURL)
@@ -206,10 +210,13 @@ func checkMCP(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	defer stop()
 	if c.AS, err = check.LoadSigner(ctx, sb.Todo0URL, filepath.Join(cf.dataDir, "todo0"), "todo0.db"); err != nil {
-		return fmt.Errorf("the Todo0 AS's signing key: %w", err)
+		return fmt.Errorf("the Todo0 AS's signing key (is --data-dir the sandbox's data directory?): %w", err)
 	}
 	if c.IdP, err = check.LoadSigner(ctx, sb.IdPURL, filepath.Join(cf.dataDir, "idp"), "idp.db"); err != nil {
-		return fmt.Errorf("the IdP's signing key: %w", err)
+		return fmt.Errorf("the IdP's signing key (is --data-dir the sandbox's data directory?): %w", err)
+	}
+	if err := published(ctx, sb.Todo0URL+"/oauth2/jwks", c.AS, cf.dataDir); err != nil {
+		return err
 	}
 	if cf.setup {
 		fmt.Fprintf(out, "Configure %s:\n  %s\n\nThe sandbox is up (Todo0 AS at %s); Ctrl-C stops it.\n", c.Resource, strings.Join(c.Setup(), "\n  "), sb.Todo0URL)
@@ -268,4 +275,34 @@ func clientScenarioNames() string {
 		names = append(names, sc.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// published checks that the key read from the data directory is the one the
+// running party publishes: with a sandbox started elsewhere from another
+// data directory, every token the checker signs would fail for that reason
+// alone.
+func published(ctx context.Context, jwksURL string, s check.Signer, dataDir string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", jwksURL, err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
+		return fmt.Errorf("reading %s: %w", jwksURL, err)
+	}
+	for _, k := range set.Keys {
+		if k.Kid == s.Key.KeyID {
+			return nil
+		}
+	}
+	return fmt.Errorf("the sandbox at %s does not publish the signing key in %s (kid %s): it runs from another data directory; pass that one with --data-dir", jwksURL, dataDir, s.Key.KeyID)
 }
