@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/xaa-sandbox/xaa-sandbox/check"
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
@@ -154,8 +156,20 @@ func checkAS(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.StringVar(&c.Resource, "resource", "", "a protected resource of yours, put in the ID-JAGs' resource claim")
 	fs.StringVar(&c.Scope, "scope", "", "space-separated scopes your server knows, put in the ID-JAGs' scope claim")
 	fs.StringVar(&c.Subject, "subject", "", `the ID-JAGs' sub ("xaa-check-user")`)
+	keyFile := fs.String("client-key", "", "a file with the client's private JWK, for private_key_jwt (its public key registered at your server)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *keyFile != "" {
+		raw, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil || k.IsPublic() {
+			return fmt.Errorf("--client-key %s: not a private JWK", *keyFile)
+		}
+		c.ClientKey = &k
 	}
 	if c.Issuer == "" || c.ClientID == "" {
 		fs.Usage()

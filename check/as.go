@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
@@ -32,6 +34,10 @@ type AS struct {
 	Scope string
 	// Subject is the ID-JAGs' sub ("xaa-check-user").
 	Subject string
+	// ClientKey, when set, is the client's private key for private_key_jwt
+	// (its public key registered at the server); without it the checker
+	// authenticates with the secret only.
+	ClientKey *jose.JSONWebKey
 	// IdP signs the ID-JAGs (required).
 	IdP Signer
 	// HTTPClient is used for every request (a client with a 15 s timeout).
@@ -89,7 +95,7 @@ func (c *AS) Run(ctx context.Context) (*Report, error) {
 func (c *AS) Setup() []string {
 	s := []string{
 		"trust the identity provider " + c.IdP.Issuer + " (OIDC discovery at " + strings.TrimSuffix(c.IdP.Issuer, "/") + "/.well-known/openid-configuration, JWKS at " + strings.TrimSuffix(c.IdP.Issuer, "/") + "/oauth2/jwks)",
-		"register the client " + c.ClientID + " with its secret, for the jwt-bearer grant (client_secret_basic and/or client_secret_post)",
+		"register the client " + c.ClientID + " for the jwt-bearer grant, with its secret (client_secret_basic and/or client_secret_post)" + map[bool]string{true: " and its public key (private_key_jwt)", false: ""}[c.ClientKey != nil],
 		"the ID-JAGs name that client in client_id, your issuer " + c.Issuer + " in aud, and the subject " + c.subject() + " in sub",
 	}
 	if c.Resource != "" {
@@ -170,13 +176,20 @@ func (r *asRun) metadata(ctx context.Context) {
 		Expected: "a list (absent means client_secret_basic only)", Got: fmt.Sprint(methods)}, listed)
 	r.add(res)
 	for _, m := range secretMethods {
-		if slices.Contains(methods, m) {
+		if slices.Contains(methods, m) && r.c.ClientSecret != "" {
 			r.methods = append(r.methods, m)
 		}
 	}
-	if len(r.methods) > 0 {
-		r.auth = clientAuth{Method: r.methods[0], ID: r.c.ClientID, Secret: r.c.ClientSecret}
+	if slices.Contains(methods, oauth.AuthMethodPrivateKeyJWT) && r.c.ClientKey != nil {
+		r.methods = append(r.methods, oauth.AuthMethodPrivateKeyJWT)
 	}
+	if len(r.methods) > 0 {
+		r.auth = r.authWith(r.methods[0])
+	}
+}
+
+func (r *asRun) authWith(method string) clientAuth {
+	return clientAuth{Method: method, ID: r.c.ClientID, Secret: r.c.ClientSecret, Key: r.c.ClientKey}
 }
 
 // fallbackEndpoint guesses the token endpoint when the metadata is unusable,
@@ -187,7 +200,7 @@ func (r *asRun) fallbackEndpoint() {
 	}
 	if len(r.methods) == 0 {
 		r.methods = []string{oauth.AuthMethodClientSecretBasic}
-		r.auth = clientAuth{Method: r.methods[0], ID: r.c.ClientID, Secret: r.c.ClientSecret}
+		r.auth = r.authWith(r.methods[0])
 	}
 }
 
@@ -238,8 +251,8 @@ func (r *asRun) redeemForm(assertion string) url.Values {
 func (r *asRun) redeem(ctx context.Context) {
 	if len(r.methods) == 0 {
 		r.add(Result{ID: "as.redeem.ok", Title: "a correct ID-JAG is redeemed for an access token", Spec: "IDJAG 4.4, RFC 7523 2.1", Level: Must,
-			Expected: "client_secret_basic or client_secret_post among the server's auth methods", Got: "neither is listed", Verdict: Skip,
-			Detail: "the checker authenticates with the client secret; the rest of the battery is skipped"})
+			Expected: "an auth method the checker can use: client_secret_basic or client_secret_post (with a secret), private_key_jwt (with a client key)", Got: "none usable", Verdict: Skip,
+			Detail: "the rest of the battery is skipped"})
 		return
 	}
 	tok, err := r.goodIDJAG()
@@ -276,7 +289,7 @@ func (r *asRun) redeem(ctx context.Context) {
 	// Every listed method works, not only the first.
 	for _, m := range r.methods[1:] {
 		tok, _ := r.goodIDJAG()
-		resp := postForm(ctx, r.hc, r.tokenEP, r.redeemForm(tok), clientAuth{Method: m, ID: r.c.ClientID, Secret: r.c.ClientSecret})
+		resp := postForm(ctx, r.hc, r.tokenEP, r.redeemForm(tok), r.authWith(m))
 		res := judge(Result{ID: "as.redeem.auth-" + m, Title: "a correct ID-JAG is redeemed with " + m + ", which the metadata lists", Spec: "RFC 8414 2, RFC 6749 2.3", Level: Must,
 			Expected: "200 with access_token", Got: resp.summary()}, resp.Status == http.StatusOK && resp.str("access_token") != "")
 		if res.Verdict == Fail {
@@ -591,6 +604,15 @@ func (r *asRun) clientAuth(ctx context.Context) {
 	var cases []tc
 	cases = append(cases, tc{id: "as.client.none", title: "a redemption without client authentication is invalid_client", auth: clientAuth{}})
 	for _, m := range r.methods {
+		if m == oauth.AuthMethodPrivateKeyJWT {
+			wrongKey := &jose.JSONWebKey{Key: r.f.attacker, KeyID: r.c.ClientKey.KeyID}
+			cases = append(cases,
+				tc{id: "as.client.wrong-key-private_key_jwt", title: "a client assertion signed by another key is invalid_client",
+					auth: clientAuth{Method: m, ID: r.c.ClientID, Key: wrongKey}},
+				tc{id: "as.client.unknown-private_key_jwt", title: "a client assertion for an unknown client is invalid_client",
+					auth: clientAuth{Method: m, ID: "xaa-check-unknown-client", Key: r.c.ClientKey}})
+			continue
+		}
 		cases = append(cases,
 			tc{id: "as.client.wrong-secret-" + m, title: "a wrong client secret (" + m + ") is invalid_client",
 				auth: clientAuth{Method: m, ID: r.c.ClientID, Secret: r.c.ClientSecret + "-wrong"}, basic: m == oauth.AuthMethodClientSecretBasic},

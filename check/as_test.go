@@ -38,8 +38,13 @@ func sandboxIdP(t *testing.T, sb *sandbox.Sandbox, dataDir string) check.Signer 
 // checker knows, so every rule passes.
 func TestASAgainstTodo0(t *testing.T) {
 	sb, dir := startSandbox(t)
+	// Agent0's own key, which Todo0 knows from Agent0's JWKS, for private_key_jwt.
+	agent0, err := check.LoadSigner(context.Background(), "", filepath.Join(dir, "agent0"), "agent0.db")
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := check.AS{
-		Issuer: sb.Todo0URL, ClientID: demo.Agent0Todo0ClientID, ClientSecret: demo.Agent0Todo0ClientSecret,
+		Issuer: sb.Todo0URL, ClientID: demo.Agent0Todo0ClientID, ClientSecret: demo.Agent0Todo0ClientSecret, ClientKey: agent0.Key,
 		Resource: sb.MCPResource, Scope: "todos.read", IdP: sandboxIdP(t, sb, dir),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -58,6 +63,12 @@ func TestASAgainstTodo0(t *testing.T) {
 	}
 	if len(rep.Results) < 40 {
 		t.Errorf("only %d rules checked", len(rep.Results))
+	}
+	// The checker adapted to every method the metadata lists.
+	for _, id := range []string{"as.redeem.auth-client_secret_post", "as.redeem.auth-private_key_jwt", "as.client.wrong-key-private_key_jwt", "as.client.unknown-private_key_jwt"} {
+		if rep.Result(id) == nil {
+			t.Errorf("rule %s was not checked", id)
+		}
 	}
 	if testing.Verbose() {
 		var b bytes.Buffer

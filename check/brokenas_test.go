@@ -30,6 +30,7 @@ import (
 type brokenAS struct {
 	srv    *httptest.Server
 	idp    check.Signer
+	client *jose.JSONWebKey // the client's key for private_key_jwt, when it has one
 	breaks map[string]bool
 
 	mu   sync.Mutex
@@ -75,8 +76,31 @@ func (b *brokenAS) metadata(w http.ResponseWriter, r *http.Request) {
 		"issuer": iss, "token_endpoint": b.srv.URL + "/token",
 		"grant_types_supported":                  []string{oauth.GrantTypeJWTBearer},
 		"authorization_grant_profiles_supported": []string{oauth.GrantProfileIDJAG},
-		"token_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported":  b.authMethods(),
 	})
+}
+
+func (b *brokenAS) authMethods() []string {
+	if b.client != nil {
+		return []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	}
+	return []string{"client_secret_basic", "client_secret_post"}
+}
+
+// assertionClient authenticates a private_key_jwt client assertion.
+func (b *brokenAS) assertionClient(r *http.Request) (string, bool) {
+	raw := r.PostForm.Get("client_assertion")
+	if b.breaks["client-assertion-unverified"] {
+		_, c, err := jwtverify.Peek(raw)
+		sub, _ := c["sub"].(string)
+		return sub, err == nil
+	}
+	v := jwtverify.Verifier{Issuers: map[string]jwtverify.KeySource{brokenClient: keySource{*b.client}}, Audience: b.srv.URL + "/token", Required: []string{"sub", "jti"}}
+	t, err := v.Verify(r.Context(), raw)
+	if err != nil || t.Claims.Subject != brokenClient {
+		return "", false
+	}
+	return brokenClient, true
 }
 
 func (b *brokenAS) token(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +112,13 @@ func (b *brokenAS) token(w http.ResponseWriter, r *http.Request) {
 	if !basic {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	if id != brokenClient || (subtle.ConstantTimeCompare([]byte(secret), []byte(brokenSecret)) != 1 && !b.breaks["client-any-secret"]) {
+	if b.client != nil && r.PostForm.Has("client_assertion") {
+		var ok bool
+		if id, ok = b.assertionClient(r); !ok || id != brokenClient {
+			oauth.WriteError(w, r, oauth.InvalidClient(false, "bad client assertion"))
+			return
+		}
+	} else if id != brokenClient || (subtle.ConstantTimeCompare([]byte(secret), []byte(brokenSecret)) != 1 && !b.breaks["client-any-secret"]) {
 		oauth.WriteError(w, r, oauth.InvalidClient(basic && !b.breaks["client-400"], "bad client"))
 		return
 	}
@@ -285,5 +315,42 @@ func TestASWrongErrorCode(t *testing.T) {
 	}
 	if !rep.Failed() {
 		t.Error("Failed() = false")
+	}
+}
+
+// private_key_jwt is used when the metadata lists it and the checker has the
+// client's key; a server that does not verify client assertions is caught.
+func TestASPrivateKeyJWT(t *testing.T) {
+	idp, client := testIdP(t), testIdP(t)
+	for _, tc := range []struct {
+		breaks string
+		fail   []string
+	}{
+		{"", nil},
+		{"client-assertion-unverified", []string{"as.client.wrong-key-private_key_jwt"}}, // an unknown client is still unknown
+	} {
+		var breaks []string
+		if tc.breaks != "" {
+			breaks = []string{tc.breaks}
+		}
+		as := newBrokenAS(t, idp, breaks...)
+		as.client = client.Key
+		rep, err := (&check.AS{Issuer: as.srv.URL, ClientID: brokenClient, ClientSecret: brokenSecret, ClientKey: client.Key,
+			Resource: brokenResource, Scope: brokenScope, IdP: idp}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Result("as.redeem.auth-private_key_jwt") == nil {
+			t.Fatalf("%q: private_key_jwt was not used", tc.breaks)
+		}
+		var failed []string
+		for _, res := range rep.Results {
+			if res.Verdict == check.Fail {
+				failed = append(failed, res.ID)
+			}
+		}
+		if !slices.Equal(failed, tc.fail) {
+			t.Errorf("%q: rules failed %v, want %v", tc.breaks, failed, tc.fail)
+		}
 	}
 }

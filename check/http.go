@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/xaa-sandbox/xaa-sandbox/internal/jwtforge"
 )
 
 // response is what came back for one request, reduced to what rules judge.
@@ -53,9 +59,29 @@ func (r response) description() string {
 
 // clientAuth is how the checker authenticates as the client.
 type clientAuth struct {
-	Method       string // client_secret_basic, client_secret_post, or "" for none
-	ID, Secret   string
-	SkipClientID bool // post without client_id (not used by the battery)
+	Method     string // client_secret_basic, client_secret_post, private_key_jwt, or "" for none
+	ID, Secret string
+	// Key signs private_key_jwt client assertions (RFC 7523 2.2).
+	Key *jose.JSONWebKey
+}
+
+// clientAssertion is a private_key_jwt assertion for the token endpoint
+// (RFC 7523 3: iss = sub = the client, aud = the token endpoint).
+func clientAssertion(a clientAuth, tokenEP string) (string, error) {
+	now := time.Now()
+	payload, err := json.Marshal(map[string]any{"iss": a.ID, "sub": a.ID, "aud": tokenEP, "jti": randomID(),
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	if err != nil {
+		return "", err
+	}
+	alg := jose.SignatureAlgorithm(a.Key.Algorithm)
+	if alg == "" {
+		alg = jose.RS256
+		if _, ok := a.Key.Key.(*ecdsa.PrivateKey); ok {
+			alg = jose.ES256
+		}
+	}
+	return jwtforge.Sign(alg, a.Key.Key, map[string]any{"typ": "JWT", "kid": a.Key.KeyID}, payload)
 }
 
 const maxBody = 1 << 20
@@ -82,9 +108,17 @@ func jsonObject(raw []byte) map[string]any {
 
 func postForm(ctx context.Context, hc *http.Client, endpoint string, form url.Values, a clientAuth) response {
 	form = cloneValues(form)
-	if a.Method == "client_secret_post" {
+	switch a.Method {
+	case "client_secret_post":
 		form.Set("client_id", a.ID)
 		form.Set("client_secret", a.Secret)
+	case "private_key_jwt":
+		ca, err := clientAssertion(a, endpoint)
+		if err != nil {
+			return response{Err: err}
+		}
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", ca)
 	}
 	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
