@@ -35,8 +35,8 @@ type Set struct {
 	// when ClockSkewSet (else its default, 30s); zero is a valid setting.
 	ClockSkew    time.Duration
 	ClockSkewSet bool
-	// IgnoreScope: the Todo0 AS grants the client's default scopes whatever
-	// the ID-JAG and the request say.
+	// IgnoreScope: the Todo0 AS ignores the ID-JAG's scope claim: it grants
+	// the requested scope (known scopes only), or its default scopes.
 	IgnoreScope bool
 	// IgnoreResource: the Todo0 AS does not check the ID-JAG's resource and
 	// issues its default resource's tokens.
@@ -83,7 +83,7 @@ var Switches = []Switch{
 		set: func(s *Set, d time.Duration) { s.MaxIDJAGAge = d }},
 	{Name: "clock-skew", Value: "duration", Party: "Todo0 AS", Description: "tolerance for an ID-JAG's exp, nbf and iat (default 30s; 0s allowed)",
 		set: func(s *Set, d time.Duration) { s.ClockSkew, s.ClockSkewSet = d, true }},
-	{Name: "ignore-scope", Party: "Todo0 AS", Description: "the ID-JAG's and the request's scope are ignored; the client's default scopes are granted",
+	{Name: "ignore-scope", Party: "Todo0 AS", Description: "the ID-JAG's scope claim is ignored: the request's scope (or the default scopes) is granted",
 		set: func(s *Set, _ time.Duration) { s.IgnoreScope = true }},
 	{Name: "ignore-resource", Party: "Todo0 AS", Description: "the ID-JAG's resource is not checked; tokens are for the default resource",
 		set: func(s *Set, _ time.Duration) { s.IgnoreResource = true }},

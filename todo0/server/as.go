@@ -220,14 +220,14 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	} else if !slices.Contains(s.cfg.Resources, resource) {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: resource %q is not a Todo0 resource", resource).WithRule("checklist 3.8 resource is ours")
 	}
-	if s.cfg.Quirks.IgnoreScope {
-		jag.Scope, form = oauth.JoinScope(knownScopes), withoutScope(form) // the client's default scopes, whatever was asked
-	}
 	granted := oauth.SplitScope(jag.Scope)
 	if _, has := t.Raw["scope"]; !has {
 		// IDJAG 3: scope is optional. Without it the IdP set no limit, and
 		// Todo0 grants its default scopes for requesting apps (Config.DefaultScopes).
 		granted = slices.Clone(s.cfg.DefaultScopes)
+	}
+	if s.cfg.Quirks.IgnoreScope {
+		granted, form = s.scopeIgnoringIDJAG(form), withoutScope(form)
 	}
 	for _, sc := range granted {
 		if !slices.Contains(knownScopes, sc) {

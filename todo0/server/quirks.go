@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"net/url"
+	"slices"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
 // Todo0's vendor behaviours (shared/quirks), each off unless the sandbox was
@@ -24,6 +26,15 @@ func (s *Server) quirkResource(resource string) string {
 		}
 	}
 	return resource
+}
+
+// scopeIgnoringIDJAG is what ignore-scope grants: the requested scope, or
+// the default scopes, whatever the ID-JAG allows.
+func (s *Server) scopeIgnoringIDJAG(form url.Values) []string {
+	if req := oauth.SplitScope(form.Get("scope")); len(req) > 0 {
+		return req
+	}
+	return slices.Clone(s.cfg.DefaultScopes)
 }
 
 // withoutScope drops the request's scope (ignore-scope).

@@ -46,11 +46,12 @@ func TestQuirks(t *testing.T) {
 			c["resource"] = "https://not-todo0.example/mcp"
 			return e.redeem(sign(e.t, jwtSpec{}, c))
 		}, result{400, "invalid_grant", ""}, result{200, "", "todos.read todos.write"}},
-		// checklist 3.9: the ID-JAG's scope bounds the grant, unless ignore-scope.
+		// checklist 3.9: the ID-JAG's scope bounds the grant, unless ignore-scope
+		// (then the request's scope is granted, as an AS without downscoping does).
 		{"ignore-scope", func(e *env) *http.Response {
 			c := e.claims()
 			c["scope"] = "todos.read"
-			return e.redeem(sign(e.t, jwtSpec{}, c))
+			return e.post(url.Values{"grant_type": {oauth.GrantTypeJWTBearer}, "assertion": {sign(e.t, jwtSpec{}, c)}, "scope": {"todos.read todos.write"}}, true)
 		}, result{200, "", "todos.read"}, result{200, "", "todos.read todos.write"}},
 		// checklist 3.6: iat not too old (10m by default; 30s with the switch).
 		{"max-id-jag-age=30s", func(e *env) *http.Response {
