@@ -28,8 +28,9 @@ Usage:
                           (--json: print the URLs and credentials as one line of JSON)
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
-  go run . check as|mcp   check your own authorization server or MCP server, rule by rule (go run . check -h)
-  go run . quirks         list the vendor behaviours and presets for --quirk (up, play)
+  go run . check KIND     check your own authorization server (as), MCP server (mcp) or client
+                          (client -- COMMAND), rule by rule; go run . check -h
+  go run . quirks         list the vendor behaviours and presets for --quirk (up, play, check)
 
   xaa-sandbox idp|agent0|todo0|todo0-mcp [flags]   run one party alone (as go run ./idp ...)
   xaa-sandbox healthcheck PARTY|URL               exit 0 when the party's /healthz answers 200
