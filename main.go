@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,9 @@ Usage:
                           (--json: print the URLs and credentials as one line of JSON)
   go run . load [flags]   simulated agents doing full flows; reports flows/s, latency, lost todos
   go run . play --all     play the narrated scenario catalogue (--list, NAME..., --json, --markdown FILE, --target)
+  go run . check KIND     check your own authorization server (as), MCP server (mcp) or client
+                          (client -- COMMAND), rule by rule; go run . check -h
+  go run . quirks         list the vendor behaviours and presets for --quirk (up, play, check)
 
   xaa-sandbox idp|agent0|todo0|todo0-mcp [flags]   run one party alone (as go run ./idp ...)
   xaa-sandbox healthcheck PARTY|URL               exit 0 when the party's /healthz answers 200
@@ -62,12 +66,19 @@ func main() {
 		name := os.Args[1]
 		os.Args = append([]string{os.Args[0] + " " + name}, os.Args[2:]...)
 		os.Exit(party.Main(name, partyCommands[name].run))
+	case "check":
+		err = checkCmd(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	case "quirks":
+		err = quirksCmd(os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, errCheckFailed) {
+		os.Exit(1) // the report said why
 	}
 	if err != nil && err != flag.ErrHelp {
 		fmt.Fprintln(os.Stderr, "xaa-sandbox:", err)
@@ -98,6 +109,7 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.SharedSignals, "shared-signals", false, "Acme pushes Shared Signals (CAEP session-revoked, RISC account-disabled) to Todo0, which ends live access tokens at once; Todo0 MCP checks each token with Todo0")
 	verbose := fs.Bool("v", false, "log every request")
 	asJSON := fs.Bool("json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
+	quirkFlag(fs, &o.Quirks)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,6 +136,9 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "XAA sandbox is up (%s), data in %s\n\n", time.Since(start).Round(time.Millisecond), o.DataDir)
+	if q := o.Quirks.String(); q != "" {
+		fmt.Fprintf(out, "Vendor behaviours on (docs/quirks.md): %s\n\n", q)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  Acme IdP\t"+sb.IdPURL+"\tenterprise IdP (OIDC, token exchange -> ID-JAG)")
 	fmt.Fprintln(tw, "  Agent0\t"+sb.Agent0URL+"\tthe AI app: start here")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/scenarios"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 const playUsage = `Usage: go run . play [flags] (--all | NAME...)
@@ -55,6 +56,8 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	parallel := fs.Int("parallel", 4, "scenarios played at once in-process (each has its own sandbox; narration stays in order)")
 	verbose := fs.Bool("v", false, "log every request the parties serve (in-process only)")
 	yes := fs.Bool("yes", false, "with --target: play scenarios that change the running sandbox for everyone using it (faults, admin policy, sessions, keys, todos)")
+	var quirkSet quirks.Set
+	quirkFlag(fs, &quirkSet)
 	// Flags and names may be mixed: play happy-path --json.
 	var names []string
 	for {
@@ -106,7 +109,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 		scs = picked
 	}
 
-	o := scenarios.Options{Parallel: *parallel, Share: !*fresh}
+	o := scenarios.Options{Parallel: *parallel, Share: !*fresh, Quirks: quirkSet}
 	if *target != "" {
 		t, err := parseTarget(*target)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/sandboxclient"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Options configure a sandbox; the zero value (or nil) is the demo defaults.
@@ -42,6 +43,9 @@ type Options struct {
 	ClockSkew time.Duration
 	// Logger receives every party's request log (discarded when nil).
 	Logger *slog.Logger
+	// Quirks switch the IdP and the Todo0 AS into documented vendor
+	// behaviours, e.g. quirks.Parse("conformance-mock"); zero is strict.
+	Quirks quirks.Set
 }
 
 // Sandbox is the four running parties.
@@ -96,7 +100,7 @@ func New(o *Options) (*Sandbox, error) {
 	}
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{
 		DataDir: opts.DataDir, IdPSigningAlg: opts.SigningAlg,
-		IDJAGTTL: opts.IDJAGTTL, AccessTokenTTL: opts.AccessTokenTTL, IDTokenTTL: opts.IDTokenTTL, ClockSkew: opts.ClockSkew,
+		IDJAGTTL: opts.IDJAGTTL, AccessTokenTTL: opts.AccessTokenTTL, IDTokenTTL: opts.IDTokenTTL, ClockSkew: opts.ClockSkew, Quirks: opts.Quirks,
 		Logger: opts.Logger,
 	})
 	if err != nil {

@@ -3,19 +3,18 @@ package scenarios
 import (
 	"context"
 	"crypto/x509"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	_ "modernc.org/sqlite" // reading the IdP's key in-process (forge sign: idp)
+
+	"github.com/xaa-sandbox/xaa-sandbox/internal/jwtforge"
 )
 
 // forge crafts a token the way an attacker (or a buggy IdP) would, entirely
@@ -121,21 +120,7 @@ func (r *run) forge(ctx context.Context, st *Step, sr *StepReport) (Outcome, err
 
 // sign makes a compact JWS with exactly the given header fields.
 func sign(alg jose.SignatureAlgorithm, key any, header map[string]any, payload []byte) (string, error) {
-	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
-	for k, v := range header {
-		if k != "alg" {
-			opts.ExtraHeaders[jose.HeaderKey(k)] = v
-		}
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		return "", err
-	}
-	jws, err := s.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
+	return jwtforge.Sign(alg, key, header, payload)
 }
 
 var timeRe = regexp.MustCompile(`^now(?:([+-])(\d+(?:ms|s|m|h)))?$`)
@@ -167,20 +152,7 @@ func activeKey(ctx context.Context, dir, db string) (*jose.JSONWebKey, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("signing with a party's own key needs its data directory (in-process, or --idp-data-dir / --todo0-data-dir)")
 	}
-	conn, err := sql.Open("sqlite", "file:"+filepath.Join(dir, db)+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	var raw string
-	if err := conn.QueryRowContext(ctx, `SELECT jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1`).Scan(&raw); err != nil {
-		return nil, fmt.Errorf("reading the signing key in %s: %w", db, err)
-	}
-	var k jose.JSONWebKey
-	if err := k.UnmarshalJSON([]byte(raw)); err != nil {
-		return nil, err
-	}
-	return &k, nil
+	return jwtforge.ActiveKey(ctx, dir, db)
 }
 
 // idpPublicPEM fetches the IdP's JWKS and returns its first key as PEM.

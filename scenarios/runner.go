@@ -19,6 +19,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/internal/webclient"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Target is where the four parties are. With Play's InProcess the runner
@@ -59,6 +60,10 @@ type Options struct {
 	// in-process sandbox instead of a fresh one each: a fresh IdP spends
 	// most of its start-up hashing demo passwords and making RSA keys.
 	Share bool
+	// Quirks start in-process sandboxes with these vendor behaviours
+	// (shared/quirks): scenarios written for the strict sandbox then show
+	// what changes.
+	Quirks quirks.Set
 }
 
 // shareable reports whether a scenario leaves the parties as it found them
@@ -85,7 +90,7 @@ func startShared(ctx context.Context, o Options) (*Target, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, Logger: o.Logger})
+	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, Logger: o.Logger, Quirks: o.Quirks})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
@@ -232,6 +237,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 			IdPSigningAlg:     sc.Setup.IdPSigningAlg,
 			SharedSignals:     sc.Setup.SharedSignals,
 			Logger:            o.Logger,
+			Quirks:            o.Quirks,
 		}
 		if opts.ClockSkew == 0 && (sc.Setup.IDJAGTTL != 0 || sc.Setup.AccessTokenTTL != 0 || sc.Setup.IDTokenTTL != 0) {
 			// Lifetimes of seconds mean nothing with the default 30 s of

@@ -137,7 +137,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		return nil, sub.UserID, err
 	}
 	// 5-6: where is the ID-JAG going?
-	audience := form.Get("audience")
+	audience := s.audienceFor(ctx, form) // the parameter, unless a quirk says otherwise
 	if audience == s.cfg.Issuer {
 		return nil, sub.UserID, oauth.InvalidTarget("the audience is this IdP itself; an ID-JAG is for a resource authorization server").WithRule("checklist 1.6 audience is not the IdP")
 	}
@@ -252,7 +252,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	if active := s.faults.Active(); len(active) > 0 {
 		detail["faults"] = active
 	}
-	jag, err := s.signIDJAG(typ, claims)
+	jag, err := s.signIDJAG(typ, claims, s.idJAGExtras(&claims, c.ID, u.Email))
 	if err != nil {
 		return nil, u.ID, oauth.ServerError(err)
 	}

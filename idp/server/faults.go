@@ -70,8 +70,11 @@ func (s *Server) applyFaults(c *idJAGClaims, idpClientID string) string {
 
 // signIDJAG signs with the ID-token key, or with the rogue key under
 // id_jag.unpublished_key.
-func (s *Server) signIDJAG(typ string, c idJAGClaims) (string, error) {
+func (s *Server) signIDJAG(typ string, c idJAGClaims, extra map[string]any) (string, error) {
 	if !s.faults.On(FaultUnpublishedKey) {
+		if extra != nil {
+			return s.keys.Sign(typ, c, extra)
+		}
 		return s.keys.Sign(typ, c)
 	}
 	k, err := s.rogueKey()
@@ -82,7 +85,11 @@ func (s *Server) signIDJAG(typ string, c idJAGClaims) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return jwt.Signed(sg).Claims(c).Serialize()
+	b := jwt.Signed(sg).Claims(c)
+	if extra != nil {
+		b = b.Claims(extra)
+	}
+	return b.Serialize()
 }
 
 var rogue struct {

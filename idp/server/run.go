@@ -11,6 +11,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Run is the idp binary: flags (or IDP_* environment variables), then serve.
@@ -27,6 +28,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.AdminToken, "admin-token", party.Env("IDP_ADMIN_TOKEN", demo.IdPAdminToken), "Bearer token for the admin API at /admin/api (env IDP_ADMIN_TOKEN)")
 	jagTTL := party.Duration(fs, "id-jag-ttl", "IDP_ID_JAG_TTL", 5*time.Minute, "ID-JAG lifetime")
 	auditAge := party.Duration(fs, "audit-max-age", "IDP_AUDIT_MAX_AGE", 30*24*time.Hour, "delete audit records older than this; negative keeps them")
+	quirkList := party.String(fs, "quirk", "XAA_QUIRKS", "", "vendor behaviours or presets, comma-separated (docs/quirks.md)")
 	auditRows := fs.Int("audit-max-rows", 200000, "keep at most this many audit records, deleting the oldest; negative keeps them (env IDP_AUDIT_MAX_ROWS)")
 	if v := party.Env("IDP_AUDIT_MAX_ROWS", ""); v != "" {
 		n, err := strconv.Atoi(v)
@@ -39,6 +41,11 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	q, err := quirks.Parse(*quirkList)
+	if err != nil {
+		return err
+	}
+	cfg.Quirks = q
 	if *auditAge == 0 || *auditRows == 0 {
 		return errors.New("audit retention of 0 would delete every record; use a negative value to keep everything")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
@@ -64,6 +65,8 @@ type Config struct {
 	SharedSignals bool
 	// HTTPClient pushes the Shared Signals events (a 10s-timeout client).
 	HTTPClient *http.Client
+	// Quirks are the vendor behaviours switched on (strict when zero).
+	Quirks quirks.Set
 
 	Logger *slog.Logger
 }

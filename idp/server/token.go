@@ -16,6 +16,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +36,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                                  []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported":                                  []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "name", "email", "preferred_username"},
 		"grant_types_supported":                             []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeRefreshToken, oauth.GrantTypeTokenExchange},
-		"token_endpoint_auth_methods_supported":             clientauth.Methods,
+		"token_endpoint_auth_methods_supported":             quirks.AuthMethods(s.cfg.Quirks.IdPClientAuth, clientauth.Methods),
 		"token_endpoint_auth_signing_alg_values_supported":  []string{"RS256", "ES256", "PS256"},
 		"code_challenge_methods_supported":                  []string{"S256"},
 		"authorization_response_iss_parameter_supported":    true,
@@ -49,13 +50,14 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	form, err := oauth.ParseTokenForm(w, r)
 	if err != nil {
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
-	ac, _, err := s.clients.Authenticate(r, form)
+	ac, method, err := s.clients.Authenticate(r, form)
+	ac, err = s.authenticateQuirks(r, form, ac, method, err)
 	if err != nil {
 		s.audit(r.Context(), auditRecord{Event: "client_auth", Outcome: "failed", ClientID: form.Get("client_id"), Error: oauth.AsError(err).Code, Reason: oauth.AsError(err).Description})
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
 	c, err := s.client(r.Context(), ac.ID)
@@ -85,7 +87,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		err = oauth.Errorf(oauth.ErrUnsupportedGrantType, "grant_type %q is not supported here", gt)
 	}
 	if err != nil {
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
 	oauth.WriteJSON(w, http.StatusOK, resp)

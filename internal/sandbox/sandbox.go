@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/party"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
 // Options configures a sandbox. Zero values take the defaults.
@@ -60,6 +62,12 @@ type Options struct {
 	IdPSigningAlg string
 	// Logger receives every party's request log (discarded when nil).
 	Logger *slog.Logger
+	// Quirks switch the IdP and the Todo0 AS into documented vendor
+	// behaviours (shared/quirks); zero is the strict sandbox.
+	Quirks quirks.Set
+	// Wrap, when set, wraps each party's handler ("idp", "agent0", "todo0",
+	// "todo0-mcp"): the client checker records and bends requests with it.
+	Wrap func(party string, h http.Handler) http.Handler
 }
 
 // DefaultPorts are the documented ports 7001..7004.
@@ -121,14 +129,14 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	sb.IdP, err = idp.New(ctx, idp.Config{
 		Issuer: sb.IdPURL, DataDir: filepath.Join(o.DataDir, "idp"), SigningAlg: o.IdPSigningAlg,
 		Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, Todo0MCPURL: sb.MCPURL,
-		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, SharedSignals: o.SharedSignals, Logger: logger.With("party", "idp"),
+		IDJAGTTL: o.IDJAGTTL, IDTokenTTL: o.IDTokenTTL, ClockSkew: o.ClockSkew, AuditMaxRows: o.IdPAuditMaxRows, SharedSignals: o.SharedSignals, Logger: logger.With("party", "idp"), Quirks: o.Quirks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	sb.Todo0, err = todo0.New(ctx, todo0.Config{
 		PublicURL: sb.Todo0URL, DataDir: filepath.Join(o.DataDir, "todo0"), IdPIssuer: sb.IdPURL, Agent0JWKSURI: sb.Agent0URL + "/.well-known/jwks.json",
-		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"),
+		Resources: []string{sb.MCPResource}, AccessTokenTTL: o.AccessTokenTTL, ClockSkew: o.ClockSkew, IdPJWKSMinRefresh: o.IdPJWKSMinRefresh, Logger: logger.With("party", "todo0"), Quirks: o.Quirks,
 	})
 	if err != nil {
 		sb.IdP.Close()
@@ -152,6 +160,9 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	sb.cancel = cancel
 	for i, s := range []party.Server{sb.IdP, sb.Agent0, sb.Todo0, sb.MCP} {
+		if o.Wrap != nil {
+			s = wrapped{s, o.Wrap([]string{"idp", "agent0", "todo0", "todo0-mcp"}[i], s.Handler())}
+		}
 		sb.wg.Add(1)
 		go func(ln net.Listener, s party.Server) {
 			defer sb.wg.Done()
@@ -175,3 +186,11 @@ func (sb *Sandbox) Close() error {
 	}
 	return err
 }
+
+// wrapped is a party whose handler Options.Wrap replaced.
+type wrapped struct {
+	party.Server
+	h http.Handler
+}
+
+func (w wrapped) Handler() http.Handler { return w.h }

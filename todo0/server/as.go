@@ -18,6 +18,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                               iss + "/oauth2/jwks",
 		"grant_types_supported":                  []string{oauth.GrantTypeJWTBearer},
 		"authorization_grant_profiles_supported": []string{oauth.GrantProfileIDJAG},
-		"token_endpoint_auth_methods_supported":  clientauth.Methods,
+		"token_endpoint_auth_methods_supported":  quirks.AuthMethods(s.cfg.Quirks.ASClientAuth, clientauth.Methods),
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
 		"scopes_supported": knownScopes,
 		// Todo0 issues tokens only for ID-JAGs, so its authorization endpoint
@@ -86,7 +87,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	form, err := oauth.ParseTokenForm(w, r)
 	if err != nil {
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
 	// The slow fault waits only once the body is read: net/http notices a
@@ -100,9 +101,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			return // the client gave up; nobody is left to answer
 		}
 	}
-	c, _, err := s.clients.Authenticate(r, form)
+	c, method, err := s.clients.Authenticate(r, form)
+	if err == nil {
+		err = quirks.CheckAuthMethod(s.cfg.Quirks.ASClientAuth, method)
+	}
 	if err != nil {
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
 	var resp any
@@ -117,7 +121,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		oe := oauth.AsError(err)
 		s.log.Info("token request refused", "client", c.ID, "error", oe.Code, "rule", oe.Rule, "description", oe.Description)
-		oauth.WriteError(w, r, err)
+		oauth.WriteError(w, r, s.cfg.Quirks.Describe(err))
 		return
 	}
 	if tr, ok := resp.(tokenResponse); ok {
@@ -191,20 +195,26 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		Algorithms: idJAGAlgorithms,
 		Issuers:    map[string]jwtverify.KeySource{s.cfg.IdPIssuer: s.idpKeys},
 		Audience:   s.cfg.PublicURL,
-		Skew:       s.cfg.ClockSkew,
-		MaxAge:     s.cfg.MaxIDJAGAge,
+		Skew:       s.cfg.Quirks.Skew(s.cfg.ClockSkew),
+		MaxAge:     s.cfg.Quirks.MaxAge(s.cfg.MaxIDJAGAge),
 		Required:   []string{"sub", "client_id", "jti", "iat"},
 		Now:        s.now,
+	}
+	if s.cfg.Quirks.TrailingSlash {
+		v.Audience = "" // compared below, trailing slash ignored
 	}
 	var jag idJAG
 	t, err := v.Verify(ctx, raw, &jag)
 	if err != nil {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: %v", err).WithRule(ruleFor(err))
 	}
+	if v.Audience == "" && !s.cfg.Quirks.AudienceMatches(t.Raw["aud"], s.cfg.PublicURL) {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: aud is not %s (trailing slash aside)", s.cfg.PublicURL).WithRule("checklist 3.4 aud = issuer")
+	}
 	if jag.ClientID != c.ID {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: its client_id %q is not the authenticated client %q", jag.ClientID, c.ID).WithRule("IDJAG client_id = authenticated client")
 	}
-	resource := jag.Resource
+	resource := s.quirkResource(jag.Resource)
 	if resource == "" {
 		resource = s.cfg.Resources[0]
 	} else if !slices.Contains(s.cfg.Resources, resource) {
@@ -215,6 +225,9 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		// IDJAG 3: scope is optional. Without it the IdP set no limit, and
 		// Todo0 grants its default scopes for requesting apps (Config.DefaultScopes).
 		granted = slices.Clone(s.cfg.DefaultScopes)
+	}
+	if s.cfg.Quirks.IgnoreScope {
+		granted, form = s.scopeIgnoringIDJAG(form), withoutScope(form)
 	}
 	for _, sc := range granted {
 		if !slices.Contains(knownScopes, sc) {
@@ -230,7 +243,7 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if len(granted) == 0 {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
 	}
-	if err := s.replay.Use(ctx, "id-jag", t.Claims.Issuer, t.Claims.ID, t.Claims.Expiry.Time()); err != nil {
+	if err := s.useJTI(ctx, t); err != nil {
 		if errors.Is(err, replay.ErrReplayed) {
 			return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/keys"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
@@ -65,6 +66,8 @@ type Config struct {
 	Agent0JWKSURI string
 	// AdminToken guards the fault switchboard at /admin/api/faults (demo.Todo0AdminToken).
 	AdminToken string
+	// Quirks are the vendor behaviours switched on (strict when zero).
+	Quirks     quirks.Set
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
