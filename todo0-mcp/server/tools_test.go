@@ -80,6 +80,15 @@ func TestToolsStructuredAndErrors(t *testing.T) {
 			t.Errorf("tool %s: input schema %v, output schema %v", tl.Name, tl.InputSchema != nil, tl.OutputSchema != nil)
 		}
 	}
+	// list_todos never returns todos: null, and its schema says so
+	for _, tl := range tools.Tools {
+		if tl.Name == "list_todos" {
+			b, _ := json.Marshal(tl.OutputSchema)
+			if strings.Contains(string(b), `"null"`) || !strings.Contains(string(b), `"todos":{"items"`) {
+				t.Errorf("list_todos output schema allows null or lost todos: %s", b)
+			}
+		}
+	}
 	for n := range toolScopes {
 		if !names[n] {
 			t.Errorf("tool %s missing from tools/list", n)
