@@ -254,6 +254,12 @@ func TestListTodosPages(t *testing.T) {
 		t.Errorf("default page asked Todo0 for %q, want limit=50", got)
 	}
 	e.api.mu.Unlock()
+	// arguments are still checked against the input schema
+	for _, args := range []map[string]any{{"bogus": 1}, {"limit": "ten"}, {"cursor": 7}} {
+		if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list_todos", Arguments: args}); err == nil && !res.IsError {
+			t.Errorf("arguments %v were accepted", args)
+		}
+	}
 	for _, bad := range []int{-1, maxListLimit + 1} {
 		if _, res := list(map[string]any{"limit": bad}); !res.IsError || !strings.Contains(toolText(res), "limit") {
 			t.Errorf("limit %d: isError %v %q", bad, res.IsError, toolText(res))
