@@ -40,6 +40,7 @@ var (
 
 // adminChange records an admin change in the audit log.
 func (s *Server) adminChange(ctx context.Context, actor, op string, rec auditRecord, detail map[string]any) {
+	s.policy.invalidate() // the change is written; token requests read it from now on
 	if detail == nil {
 		detail = map[string]any{}
 	}

@@ -132,6 +132,7 @@ type Server struct {
 	// failures aggregates failed-authentication audit records.
 	failures failureAggregator
 
+	policy policyCache // clients, apps and connections, until an admin change
 	// clientKeyCache holds one remote JWKS per registered client jwks_uri.
 	clientKeyCache sync.Map
 }

@@ -116,6 +116,10 @@ type client struct {
 }
 
 func (s *Server) client(ctx context.Context, id string) (*client, error) {
+	if c, ok := cacheGet(&s.policy, func() map[string]client { return s.policy.clients }, id); ok {
+		return &c, nil
+	}
+	gen := s.policy.generation()
 	var c client
 	var methods, grants, redirects string
 	err := s.stmts.QueryRow(ctx, `SELECT id, app_id, name, secret_hash, auth_methods, grant_types, redirect_uris, jwks_uri FROM clients WHERE id = ?`, id).
@@ -129,6 +133,7 @@ func (s *Server) client(ctx context.Context, id string) (*client, error) {
 	if err := errors.Join(json.Unmarshal([]byte(methods), &c.AuthMethods), json.Unmarshal([]byte(grants), &c.GrantTypes), json.Unmarshal([]byte(redirects), &c.RedirectURIs)); err != nil {
 		return nil, fmt.Errorf("client %s: corrupt row: %w", id, err)
 	}
+	cachePut(&s.policy, gen, func() *map[string]client { return &s.policy.clients }, id, c)
 	return &c, nil
 }
 
@@ -164,6 +169,10 @@ type app struct {
 }
 
 func (s *Server) appByAudience(ctx context.Context, aud string) (*app, error) {
+	if a, ok := cacheGet(&s.policy, func() map[string]app { return s.policy.apps }, aud); ok {
+		return &a, nil
+	}
+	gen := s.policy.generation()
 	var a app
 	var res, sc string
 	err := s.stmts.QueryRow(ctx, `SELECT id, name, audience, resources, scopes FROM apps WHERE audience = ?`, aud).Scan(&a.ID, &a.Name, &a.Audience, &res, &sc)
@@ -173,7 +182,11 @@ func (s *Server) appByAudience(ctx context.Context, aud string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &a, errors.Join(json.Unmarshal([]byte(res), &a.Resources), json.Unmarshal([]byte(sc), &a.Scopes))
+	if err := errors.Join(json.Unmarshal([]byte(res), &a.Resources), json.Unmarshal([]byte(sc), &a.Scopes)); err != nil {
+		return nil, err
+	}
+	cachePut(&s.policy, gen, func() *map[string]app { return &s.policy.apps }, aud, a)
+	return &a, nil
 }
 
 type connection struct {
@@ -186,6 +199,11 @@ type connection struct {
 }
 
 func (s *Server) connection(ctx context.Context, clientID, appID string) (*connection, error) {
+	key := [2]string{clientID, appID}
+	if c, ok := cacheGet(&s.policy, func() map[[2]string]connection { return s.policy.conns }, key); ok {
+		return &c, nil
+	}
+	gen := s.policy.generation()
 	var c connection
 	var res, sc, ad string
 	err := s.stmts.QueryRow(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
@@ -196,7 +214,11 @@ func (s *Server) connection(ctx context.Context, clientID, appID string) (*conne
 	if err != nil {
 		return nil, err
 	}
-	return &c, errors.Join(json.Unmarshal([]byte(res), &c.Resources), json.Unmarshal([]byte(sc), &c.Scopes), json.Unmarshal([]byte(ad), &c.AuthorizationDetails))
+	if err := errors.Join(json.Unmarshal([]byte(res), &c.Resources), json.Unmarshal([]byte(sc), &c.Scopes), json.Unmarshal([]byte(ad), &c.AuthorizationDetails)); err != nil {
+		return nil, err
+	}
+	cachePut(&s.policy, gen, func() *map[[2]string]connection { return &s.policy.conns }, key, c)
+	return &c, nil
 }
 
 // ---- audit ----

@@ -103,6 +103,11 @@ func (s *Set) load(ctx context.Context) error {
 		if err := k.UnmarshalJSON([]byte(raw)); err != nil {
 			return fmt.Errorf("keys: key %s is corrupt: %w", kid, err)
 		}
+		if rk, ok := k.Key.(*rsa.PrivateKey); ok {
+			// Once here, not inside every signature (crypto/rsa redoes it
+			// per call for a key built from JWK fields).
+			rk.Precompute()
+		}
 		public = append(public, k.Public())
 		if !isActive || jose.SignatureAlgorithm(alg) != s.alg {
 			continue

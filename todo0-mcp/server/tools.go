@@ -82,59 +82,59 @@ func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
 }
 
 func (s *Server) addTools(srv *mcp.Server) {
-	mcp.AddTool(srv, &mcp.Tool{
+	addTool(srv, &mcp.Tool{
 		Name: "list_todos", Title: "List todos", OutputSchema: listTodosOutputSchema(),
 		Description: "List the signed-in user's todos, oldest first, one page at a time: " +
 			"when the result has nextCursor, call again with it as cursor for the next page. Needs todos.read.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
-	}, func(ctx context.Context, req *mcp.CallToolRequest, in listIn) (*mcp.CallToolResult, listOut, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in listIn) (listOut, error) {
 		c, err := callerOf(req, demo.ScopeRead)
 		if err != nil {
-			return nil, listOut{}, err
+			return listOut{}, err
 		}
 		limit := in.Limit
 		if limit == 0 {
 			limit = defaultListLimit
 		}
 		if limit < 1 || limit > maxListLimit {
-			return nil, listOut{}, fmt.Errorf("limit must be from 1 to %d", maxListLimit)
+			return listOut{}, fmt.Errorf("limit must be from 1 to %d", maxListLimit)
 		}
 		ts, next, err := s.api.list(ctx, c.userID, in.Cursor, limit)
-		return nil, listOut{Todos: ts, NextCursor: next}, err
+		return listOut{Todos: ts, NextCursor: next}, err
 	})
-	mcp.AddTool(srv, &mcp.Tool{
+	addTool(srv, &mcp.Tool{
 		Name: "create_todo", Title: "Create a todo",
 		Description: "Add a todo for the signed-in user. Needs todos.write.",
-	}, func(ctx context.Context, req *mcp.CallToolRequest, in createIn) (*mcp.CallToolResult, Todo, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in createIn) (Todo, error) {
 		c, err := callerOf(req, demo.ScopeWrite)
 		if err != nil {
-			return nil, Todo{}, err
+			return Todo{}, err
 		}
 		t, err := s.api.create(ctx, c.userID, in.Title, c.clientID)
-		return nil, t, err
+		return t, err
 	})
-	mcp.AddTool(srv, &mcp.Tool{
+	addTool(srv, &mcp.Tool{
 		Name: "complete_todo", Title: "Complete a todo",
 		Description: "Mark one of the user's todos as done. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
-	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, Todo, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (Todo, error) {
 		c, err := callerOf(req, demo.ScopeWrite)
 		if err != nil {
-			return nil, Todo{}, err
+			return Todo{}, err
 		}
 		t, err := s.api.setDone(ctx, c.userID, in.ID, true)
-		return nil, t, err
+		return t, err
 	})
 	destructive := true
-	mcp.AddTool(srv, &mcp.Tool{
+	addTool(srv, &mcp.Tool{
 		Name: "delete_todo", Title: "Delete a todo",
 		Description: "Delete one of the user's todos. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{DestructiveHint: &destructive},
-	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (*mcp.CallToolResult, deleteOut, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (deleteOut, error) {
 		c, err := callerOf(req, demo.ScopeWrite)
 		if err != nil {
-			return nil, deleteOut{}, err
+			return deleteOut{}, err
 		}
-		return nil, deleteOut{Deleted: in.ID}, s.api.delete(ctx, c.userID, in.ID)
+		return deleteOut{Deleted: in.ID}, s.api.delete(ctx, c.userID, in.ID)
 	})
 }

@@ -80,6 +80,15 @@ func TestToolsStructuredAndErrors(t *testing.T) {
 			t.Errorf("tool %s: input schema %v, output schema %v", tl.Name, tl.InputSchema != nil, tl.OutputSchema != nil)
 		}
 	}
+	// list_todos never returns todos: null, and its schema says so
+	for _, tl := range tools.Tools {
+		if tl.Name == "list_todos" {
+			b, _ := json.Marshal(tl.OutputSchema)
+			if strings.Contains(string(b), `"null"`) || !strings.Contains(string(b), `"todos":{"items"`) {
+				t.Errorf("list_todos output schema allows null or lost todos: %s", b)
+			}
+		}
+	}
 	for n := range toolScopes {
 		if !names[n] {
 			t.Errorf("tool %s missing from tools/list", n)
@@ -245,6 +254,12 @@ func TestListTodosPages(t *testing.T) {
 		t.Errorf("default page asked Todo0 for %q, want limit=50", got)
 	}
 	e.api.mu.Unlock()
+	// arguments are still checked against the input schema
+	for _, args := range []map[string]any{{"bogus": 1}, {"limit": "ten"}, {"cursor": 7}} {
+		if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list_todos", Arguments: args}); err == nil && !res.IsError {
+			t.Errorf("arguments %v were accepted", args)
+		}
+	}
 	for _, bad := range []int{-1, maxListLimit + 1} {
 		if _, res := list(map[string]any{"limit": bad}); !res.IsError || !strings.Contains(toolText(res), "limit") {
 			t.Errorf("limit %d: isError %v %q", bad, res.IsError, toolText(res))

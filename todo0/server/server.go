@@ -140,6 +140,7 @@ type Server struct {
 	faults  *faults.Set
 
 	clientKeyCache sync.Map
+	clientCache    sync.Map // id -> client, see client()
 }
 
 //go:embed templates/*.html
@@ -272,7 +273,15 @@ type client struct {
 	Name, Kind string
 }
 
+// client looks a client up. Todo0's clients are written only when the
+// server starts (seed), so a client once read is kept for the life of the
+// server: each token request and service API call reads it twice (client
+// authentication, then its kind).
 func (s *Server) client(ctx context.Context, id string) (*client, error) {
+	if v, ok := s.clientCache.Load(id); ok {
+		c := v.(client)
+		return &c, nil
+	}
 	var c client
 	var methods, jwksURI string
 	err := s.stmts.QueryRow(ctx, `SELECT id, name, kind, secret_hash, auth_methods, jwks_uri FROM clients WHERE id = ?`, id).
@@ -290,6 +299,7 @@ func (s *Server) client(ctx context.Context, id string) (*client, error) {
 		v, _ := s.clientKeyCache.LoadOrStore(jwksURI, &jwks.Remote{URL: jwksURI, Client: s.cfg.HTTPClient})
 		c.Keys = v.(*jwks.Remote)
 	}
+	s.clientCache.Store(id, c)
 	return &c, nil
 }
 
