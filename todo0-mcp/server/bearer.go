@@ -16,6 +16,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jsonobj"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 )
 
 type tokenInfoKey struct{}
@@ -82,16 +83,24 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 	var c struct {
 		ClientID string `json:"client_id"`
 		Scope    string `json:"scope"`
+		// RFC 9396 9.1: the details the AS granted, checked per tool call.
+		AuthorizationDetails json.RawMessage `json:"authorization_details"`
 	}
 	t, err := s.verifier.Verify(ctx, raw, &c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNotTodo0, err)
 	}
+	var details []rar.Detail
+	if len(c.AuthorizationDetails) > 0 && string(c.AuthorizationDetails) != "null" {
+		if details, err = rar.Parse(c.AuthorizationDetails); err != nil {
+			return nil, fmt.Errorf("%w: %w", errNotTodo0, err)
+		}
+	}
 	ti := &auth.TokenInfo{
 		Scopes:     oauth.SplitScope(c.Scope),
 		Expiration: t.Claims.Expiry.Time(),
 		UserID:     t.Claims.Subject,
-		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID},
+		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID, "authorization_details": details},
 	}
 	s.tokens.put(raw, ti)
 	return ti, s.stillActive(ctx, raw)

@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 )
 
 // toolScopes is the scope each tool needs; scopeGate enforces it at the
@@ -62,7 +63,10 @@ type deleteOut struct {
 // caller is who a tool acts for, from the verified token.
 type caller struct{ userID, clientID string }
 
-func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
+// callerOf is who calls a tool, once the token allows it: the tool's scope,
+// and, when the token carries authorization_details (RFC 9396), a
+// todo0_todos detail that names the tool's action.
+func callerOf(req *mcp.CallToolRequest, scope, action string) (caller, error) {
 	var ti *auth.TokenInfo
 	if req.Extra != nil {
 		ti = req.Extra.TokenInfo
@@ -77,6 +81,9 @@ func callerOf(req *mcp.CallToolRequest, scope string) (caller, error) {
 	if !ok {
 		return caller{}, fmt.Errorf("this tool needs scope %s", scope)
 	}
+	if details, _ := ti.Extra["authorization_details"].([]rar.Detail); details != nil && !rar.Permits(details, demo.Todo0TodosDetailType, action) {
+		return caller{}, fmt.Errorf("the access token's authorization_details do not allow %s on %s", action, demo.Todo0TodosDetailType)
+	}
 	cid, _ := ti.Extra["client_id"].(string)
 	return caller{userID: ti.UserID, clientID: cid}, nil
 }
@@ -88,7 +95,7 @@ func (s *Server) addTools(srv *mcp.Server) {
 			"when the result has nextCursor, call again with it as cursor for the next page. Needs todos.read.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
 	}, func(ctx context.Context, req *mcp.CallToolRequest, in listIn) (listOut, error) {
-		c, err := callerOf(req, demo.ScopeRead)
+		c, err := callerOf(req, demo.ScopeRead, "list")
 		if err != nil {
 			return listOut{}, err
 		}
@@ -106,7 +113,7 @@ func (s *Server) addTools(srv *mcp.Server) {
 		Name: "create_todo", Title: "Create a todo",
 		Description: "Add a todo for the signed-in user. Needs todos.write.",
 	}, func(ctx context.Context, req *mcp.CallToolRequest, in createIn) (Todo, error) {
-		c, err := callerOf(req, demo.ScopeWrite)
+		c, err := callerOf(req, demo.ScopeWrite, "create")
 		if err != nil {
 			return Todo{}, err
 		}
@@ -118,7 +125,7 @@ func (s *Server) addTools(srv *mcp.Server) {
 		Description: "Mark one of the user's todos as done. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true},
 	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (Todo, error) {
-		c, err := callerOf(req, demo.ScopeWrite)
+		c, err := callerOf(req, demo.ScopeWrite, "complete")
 		if err != nil {
 			return Todo{}, err
 		}
@@ -131,7 +138,7 @@ func (s *Server) addTools(srv *mcp.Server) {
 		Description: "Delete one of the user's todos. Needs todos.write.",
 		Annotations: &mcp.ToolAnnotations{DestructiveHint: &destructive},
 	}, func(ctx context.Context, req *mcp.CallToolRequest, in idIn) (deleteOut, error) {
-		c, err := callerOf(req, demo.ScopeWrite)
+		c, err := callerOf(req, demo.ScopeWrite, "delete")
 		if err != nil {
 			return deleteOut{}, err
 		}

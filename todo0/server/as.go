@@ -19,6 +19,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 )
 
@@ -139,10 +140,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 // idJAG is the part of an ID-JAG's claims Todo0 reads.
 type idJAG struct {
 	ClientID string `json:"client_id"`
-	Resource string `json:"resource"`
-	Scope    string `json:"scope"`
-	Email    string `json:"email"`
-	Name     string `json:"name"`
+	// Resource is a URI or an array of URIs (grantedResource reads it).
+	Resource json.RawMessage `json:"resource"`
+	// AuthorizationDetails are RFC 9396 details (grantedDetails reads them).
+	AuthorizationDetails json.RawMessage `json:"authorization_details"`
+	// Act names an actor (RFC 8693 4.1); it is carried into the access token.
+	Act   map[string]any `json:"act"`
+	Scope string         `json:"scope"`
+	Email string         `json:"email"`
+	Name  string         `json:"name"`
 }
 
 type accessTokenClaims struct {
@@ -150,6 +156,9 @@ type accessTokenClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	AuthTime int64  `json:"auth_time,omitempty"`
+	// AuthorizationDetails (RFC 9396 9.1) and act (RFC 8693 4.1), as granted.
+	AuthorizationDetails []rar.Detail   `json:"authorization_details,omitempty"`
+	Act                  map[string]any `json:"act,omitempty"`
 }
 
 type tokenResponse struct {
@@ -157,6 +166,9 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope"`
+	// Resource and AuthorizationDetails are what was granted (IDJAG 4.4.1).
+	Resource             string       `json:"resource,omitempty"`
+	AuthorizationDetails []rar.Detail `json:"authorization_details,omitempty"`
 	// RefreshToken is only ever set by the token.refresh_token fault.
 	RefreshToken string `json:"refresh_token,omitempty"`
 }
@@ -214,11 +226,13 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if jag.ClientID != c.ID {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: its client_id %q is not the authenticated client %q", jag.ClientID, c.ID).WithRule("IDJAG client_id = authenticated client")
 	}
-	resource := s.quirkResource(jag.Resource)
-	if resource == "" {
-		resource = s.cfg.Resources[0]
-	} else if !slices.Contains(s.cfg.Resources, resource) {
-		return nil, oauth.InvalidGrant("ID-JAG rejected: resource %q is not a Todo0 resource", resource).WithRule("checklist 3.8 resource is ours")
+	resource, err := s.grantedResource(jag.Resource)
+	if err != nil {
+		return nil, err
+	}
+	details, err := grantedDetails(jag.AuthorizationDetails)
+	if err != nil {
+		return nil, err
 	}
 	granted := oauth.SplitScope(jag.Scope)
 	if _, has := t.Raw["scope"]; !has {
@@ -261,6 +275,7 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 			Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
 		},
 		ClientID: c.ID, Scope: oauth.JoinScope(granted),
+		AuthorizationDetails: details, Act: jag.Act,
 	}
 	at, err := s.keys.Sign(oauth.TypAccessToken, claims)
 	if err != nil {
@@ -272,7 +287,10 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	}
 	// No refresh token: to get another access token the client goes back to
 	// the IdP, which is where revocation takes effect.
-	return tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: claims.Scope}, nil
+	// IDJAG 4.4.1: the response names what was granted: scope, resource
+	// and authorization details.
+	return tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: claims.Scope,
+		Resource: resource, AuthorizationDetails: details}, nil
 }
 
 // ruleFor names the checklist rule a verification error broke.
