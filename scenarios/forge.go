@@ -79,10 +79,13 @@ func (r *run) forge(ctx context.Context, st *Step, sr *StepReport) (Outcome, err
 		header["alg"] = "RS256"
 		tok, err = sign(jose.RS256, r.attacker, header, payload)
 		how = "signed with a key the attacker generated (not in the IdP's JWKS), under the kid shown"
-	case "idp", "todo0":
+	case "idp", "todo0", "agent0":
 		dir, db, who := r.t.IdPDataDir, "idp.db", "the IdP's"
-		if f.Sign == "todo0" {
+		switch f.Sign {
+		case "todo0":
 			dir, db, who = r.t.Todo0DataDir, "todo0.db", "the Todo0 AS's"
+		case "agent0":
+			dir, db, who = r.t.Agent0DataDir, "agent0.db", "Agent0's"
 		}
 		k, err2 := activeKey(ctx, dir, db)
 		if err2 != nil {

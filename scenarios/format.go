@@ -143,7 +143,8 @@ type Forge struct {
 	Remove []string       `yaml:"remove"`
 	// Sign: attacker (a key the runner made up; default), idp (the IdP's real
 	// key, read from its database: in-process only), todo0 (the Todo0 AS's
-	// real key, likewise), none (alg none, no signature), hs256-idp-public
+	// real key, likewise), agent0 (Agent0's own key, the one it registered at
+	// the IdP: an actor token), none (alg none, no signature), hs256-idp-public
 	// (HMAC keyed with the IdP's public key).
 	Sign string `yaml:"sign"`
 }
@@ -225,6 +226,9 @@ type Expect struct {
 	Scope *string `yaml:"scope"`
 	// Claims the issued or forged token must carry (exact JSON values).
 	Claims map[string]any `yaml:"claims"`
+	// Response fields of an exchange or redemption (exact JSON values; null:
+	// the field must be absent).
+	Response map[string]any `yaml:"response"`
 	// Audit: this step must have written an IdP audit record of the event,
 	// and the newest such record must have these fields.
 	Audit map[string]string `yaml:"audit"`

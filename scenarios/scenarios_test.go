@@ -134,6 +134,34 @@ steps:
 	if rep.Passed || !strings.Contains(rep.Problem, "but it succeeded") {
 		t.Fatalf("passed=%v problem=%q", rep.Passed, rep.Problem)
 	}
+
+	// Expectations about the step's own result: a response field, a field
+	// that must be absent, and an audit record the step did not write (the
+	// sign-in's exchange is older; this redemption writes none at the IdP).
+	sc, _ = Parse("own-result.yaml", []byte(`title: expectations about the step's own result
+teaches: response fields and audit records are the step's own
+steps:
+  - sign_in: alice
+  - exchange: {}
+  - redeem: {}
+    expect: {response: {resource: "https://other.example/mcp", scope: null}}
+`))
+	sc2, _ := Parse("own-audit.yaml", []byte(`title: an audit record the step did not write
+teaches: audit expectations read only records the step caused
+steps:
+  - sign_in: alice
+  - exchange: {}
+  - redeem: {}
+    expect: {audit: {event: token_exchange, outcome: granted}}
+`))
+	reps := Play(context.Background(), []*Scenario{sc, sc2}, Options{})
+	for i, want := range [][]string{{`response field resource is "http`, "response field scope should be absent"}, {"this step wrote no token_exchange record"}} {
+		for _, w := range want {
+			if reps[i].Passed || !strings.Contains(reps[i].Problem, w) {
+				t.Errorf("passed=%v problem %q does not mention %q", reps[i].Passed, reps[i].Problem, w)
+			}
+		}
+	}
 }
 
 // TestNarrationHidesSecrets: the narration shows tokens decoded and

@@ -217,6 +217,7 @@ func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 		return Outcome{}, err
 	}
 	out := httpOutcome("idp", resp)
+	out.response = resp.JSON
 	if out.RefusedBy != "" {
 		return out, nil
 	}
@@ -270,6 +271,7 @@ func (r *run) redeem(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 		return Outcome{}, err
 	}
 	out := httpOutcome("todo0", resp)
+	out.response = resp.JSON
 	if out.RefusedBy != "" {
 		return out, nil
 	}

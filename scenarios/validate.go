@@ -17,7 +17,7 @@ var scenarioFields = reflect.TypeOf(Scenario{})
 var (
 	faultParties   = []string{"idp", "todo0", "mcp"}
 	refusers       = []string{"idp", "todo0", "mcp", "agent0", "client"}
-	signModes      = []string{"attacker", "idp", "todo0", "none", "hs256-idp-public"}
+	signModes      = []string{"attacker", "idp", "todo0", "agent0", "none", "hs256-idp-public"}
 	agent0Actions  = []string{"sign_in", "add_todo", "reload", "reconnect"}
 	clientAuths    = []string{"basic", "post", "none"}
 	rotatableParty = []string{"idp"}
