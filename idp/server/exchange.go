@@ -23,6 +23,7 @@ import (
 //	 3. subject_token_type is id_token or refresh_token    invalid_request
 //	    authorization_details a JSON array (RFC 9396 2)      invalid_authorization_details
 //	    actor_token and actor_token_type together (RFC 8693 2.1) invalid_request
+//	    a DPoP proof, if sent, valid for POST to this endpoint invalid_dpop_proof
 //	 4. subject token valid, ours, for this client (1.1/1.2) invalid_grant
 //	    actor token, if sent, signed by this client (RFC 8693) invalid_grant
 //	 5. audience is a known resource app, not the IdP (1.6) invalid_target
@@ -54,6 +55,8 @@ type idJAGClaims struct {
 	AuthorizationDetails []rar.Detail `json:"authorization_details,omitempty"`
 	// Act names the actor (RFC 8693 4.1) when the request had an actor token.
 	Act map[string]any `json:"act,omitempty"`
+	// Cnf binds the ID-JAG to the DPoP key of the exchange (RFC 9449 6.1).
+	Cnf map[string]string `json:"cnf,omitempty"`
 }
 
 type exchangeResponse struct {
@@ -117,6 +120,10 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	}
 	if aerr := actorRequest(form); aerr != nil {
 		return nil, "", aerr
+	}
+	jkt, perr := s.dpopBinding(ctx)
+	if perr != nil {
+		return nil, "", perr
 	}
 	// 4: who is the subject?
 	var sub *subject
@@ -244,6 +251,10 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		ClientID: conn.ResourceClientID, Resource: resource, Scope: oauth.JoinScope(granted),
 		AuthTime: sub.AuthTime, AMR: []string{"pwd"},
 		AuthorizationDetails: details, Act: act,
+	}
+	if jkt != "" {
+		claims.Cnf = map[string]string{"jkt": jkt}
+		detail["dpop_jkt"] = jkt
 	}
 	if conn.IncludeEmail {
 		claims.Email = u.Email

@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
@@ -42,6 +43,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_response_iss_parameter_supported":    true,
 		"identity_chaining_requested_token_types_supported": []string{oauth.TokenTypeIDJAG},
 		"request_uri_parameter_supported":                   false, // OIDC Discovery 3: omitted means true
+		"dpop_signing_alg_values_supported":                 dpop.AlgorithmNames(),
 	})
 }
 
@@ -81,7 +83,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		case oauth.GrantTypeRefreshToken:
 			resp, err = s.refreshGrant(r.Context(), c, form.Get)
 		case oauth.GrantTypeTokenExchange:
-			resp, err = s.tokenExchange(r.Context(), c, form)
+			resp, err = s.tokenExchange(withDPoPHeader(r), c, form)
 		}
 	default:
 		err = oauth.Errorf(oauth.ErrUnsupportedGrantType, "grant_type %q is not supported here", gt)
