@@ -16,6 +16,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
@@ -52,6 +53,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported":  quirks.AuthMethods(s.cfg.Quirks.ASClientAuth, clientauth.Methods),
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
 		"scopes_supported": knownScopes,
+		// RFC 9449 5.1: proofs Todo0 accepts at its token endpoint.
+		"dpop_signing_alg_values_supported": dpop.AlgorithmNames(),
 		// Todo0 issues tokens only for ID-JAGs, so its authorization endpoint
 		// grants nothing (authorizeEndpoint). It is listed because the
 		// TypeScript MCP SDK's metadata schema requires the field, and PKCE is
@@ -115,7 +118,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case "":
 		err = oauth.InvalidRequest("grant_type is missing")
 	case oauth.GrantTypeJWTBearer:
-		resp, err = s.redeemIDJAG(r.Context(), c, form)
+		resp, err = s.redeemIDJAG(withDPoPHeader(r), c, form)
 	default:
 		err = oauth.Errorf(oauth.ErrUnsupportedGrantType, "grant_type %q is not supported; Todo0 accepts %s with an ID-JAG", gt, oauth.GrantTypeJWTBearer)
 	}
@@ -147,8 +150,10 @@ type idJAG struct {
 	// Act names an actor (RFC 8693 4.1); it is carried into the access token.
 	Act   map[string]any `json:"act"`
 	Scope string         `json:"scope"`
-	Email string         `json:"email"`
-	Name  string         `json:"name"`
+	// Cnf binds the ID-JAG to a DPoP key (redemptionBinding).
+	Cnf   *jagCnf `json:"cnf"`
+	Email string  `json:"email"`
+	Name  string  `json:"name"`
 }
 
 type accessTokenClaims struct {
@@ -159,6 +164,8 @@ type accessTokenClaims struct {
 	// AuthorizationDetails (RFC 9396 9.1) and act (RFC 8693 4.1), as granted.
 	AuthorizationDetails []rar.Detail   `json:"authorization_details,omitempty"`
 	Act                  map[string]any `json:"act,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 6.1).
+	Cnf map[string]string `json:"cnf,omitempty"`
 }
 
 type tokenResponse struct {
@@ -234,6 +241,10 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if err != nil {
 		return nil, err
 	}
+	jkt, err := s.redemptionBinding(ctx, jag.Cnf)
+	if err != nil {
+		return nil, err
+	}
 	granted := oauth.SplitScope(jag.Scope)
 	if _, has := t.Raw["scope"]; !has {
 		// IDJAG 3: scope is optional. Without it the IdP set no limit, and
@@ -277,6 +288,10 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		ClientID: c.ID, Scope: oauth.JoinScope(granted),
 		AuthorizationDetails: details, Act: jag.Act,
 	}
+	tokenType := "Bearer"
+	if jkt != "" {
+		claims.Cnf, tokenType = map[string]string{"jkt": jkt}, dpop.Scheme
+	}
 	at, err := s.keys.Sign(oauth.TypAccessToken, claims)
 	if err != nil {
 		return nil, oauth.ServerError(err)
@@ -289,7 +304,7 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	// the IdP, which is where revocation takes effect.
 	// IDJAG 4.4.1: the response names what was granted: scope, resource
 	// and authorization details.
-	return tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: claims.Scope,
+	return tokenResponse{AccessToken: at, TokenType: tokenType, ExpiresIn: int64(s.cfg.AccessTokenTTL / time.Second), Scope: claims.Scope,
 		Resource: resource, AuthorizationDetails: details}, nil
 }
 
