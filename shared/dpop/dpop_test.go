@@ -146,3 +146,24 @@ func TestThumbprint(t *testing.T) {
 		t.Fatalf("jkt %q %q", a.JKT(), b.JKT())
 	}
 }
+
+// The in-memory replay cache refuses a seen jti until it expires and stays bounded.
+func TestMemoryReplay(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := &MemoryReplay{Max: 2, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	if err := m.Use(ctx, "dpop", "k", "a", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Use(ctx, "dpop", "k", "a", now.Add(time.Minute)); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("replay: %v", err)
+	}
+	_ = m.Use(ctx, "dpop", "k", "b", now.Add(time.Minute))
+	if err := m.Use(ctx, "dpop", "k", "c", now.Add(time.Minute)); !errors.Is(err, ErrFull) {
+		t.Fatalf("full cache: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	if err := m.Use(ctx, "dpop", "k", "c", now.Add(time.Minute)); err != nil {
+		t.Fatalf("after expiry the cache has room again: %v", err)
+	}
+}

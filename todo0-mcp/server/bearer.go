@@ -14,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jsonobj"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
@@ -53,7 +54,8 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			return
 		}
 		scheme, tok, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "Bearer") {
+		dpopScheme := strings.EqualFold(scheme, dpop.Scheme)
+		if !strings.EqualFold(scheme, "Bearer") && !dpopScheme {
 			// RFC 6750 3.1: an unsupported authentication method gets the
 			// challenge with no error code, as if no credentials were sent.
 			s.challenge(w, http.StatusUnauthorized, "", "", "")
@@ -70,6 +72,17 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			s.challenge(w, http.StatusUnauthorized, oauth.ErrInvalidToken, err.Error(), "")
 			return
 		}
+		if err := s.checkBinding(r, dpopScheme, strings.TrimSpace(tok), ti); err != nil {
+			s.log.Info("DPoP binding refused", "err", err)
+			s.dpopChallenge(w, err)
+			return
+		}
+		if dpopScheme {
+			// The SDK's middleware below reads only the Bearer scheme; the
+			// token and its proof are checked by now.
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+		}
 		inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenInfoKey{}, ti)))
 	})
 }
@@ -85,6 +98,10 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 		Scope    string `json:"scope"`
 		// RFC 9396 9.1: the details the AS granted, checked per tool call.
 		AuthorizationDetails json.RawMessage `json:"authorization_details"`
+		// RFC 9449 6.1: the DPoP key the token is bound to (checkBinding).
+		Cnf struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	t, err := s.verifier.Verify(ctx, raw, &c)
 	if err != nil {
@@ -100,7 +117,7 @@ func (s *Server) verify(ctx context.Context, raw string) (*auth.TokenInfo, error
 		Scopes:     oauth.SplitScope(c.Scope),
 		Expiration: t.Claims.Expiry.Time(),
 		UserID:     t.Claims.Subject,
-		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID, "authorization_details": details},
+		Extra:      map[string]any{"client_id": c.ClientID, "jti": t.Claims.ID, "authorization_details": details, "cnf_jkt": c.Cnf.JKT},
 	}
 	s.tokens.put(raw, ti)
 	return ti, s.stillActive(ctx, raw)

@@ -6,6 +6,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -37,6 +38,8 @@ func (s *Server) protectedResourceMetadata(w http.ResponseWriter, r *http.Reques
 		ScopesSupported:        demo.Todo0Scopes,
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           "Todo0 MCP",
+		// RFC 9728 2 / RFC 9449: the proofs accepted with DPoP-bound tokens.
+		DPOPSigningAlgValuesSupported: dpop.AlgorithmNames(),
 	}
 	if s.faults.On(FaultPRMWrongResource) {
 		md.Resource = wrongResource

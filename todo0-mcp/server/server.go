@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/faults"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwks"
@@ -67,6 +68,8 @@ type Server struct {
 	verifier jwtverify.Verifier
 	tokens   *tokenCache // verified access tokens, until their exp
 	api      *todoAPI
+	// dpopReplay remembers DPoP proof jti values (RFC 9449 11.1).
+	dpopReplay *dpop.MemoryReplay
 	// Two MCP servers with the same tools: mcpEMA advertises the
 	// enterprise-managed-authorization extension and serves clients that
 	// offered it in initialize; mcp serves the others (echo, don't impose).
@@ -114,12 +117,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.PublicURL = pub
 	s := &Server{
-		cfg:      cfg,
-		resource: pub + demo.MCPPath,
-		prmURL:   pub + "/.well-known/oauth-protected-resource" + demo.MCPPath,
-		api:      &todoAPI{base: strings.TrimSuffix(cfg.Todo0API, "/"), clientID: cfg.ServiceClientID, secret: cfg.ServiceClientSecret, http: cfg.HTTPClient},
-		log:      cfg.Logger,
-		faults:   newFaults(),
+		cfg:        cfg,
+		dpopReplay: &dpop.MemoryReplay{},
+		resource:   pub + demo.MCPPath,
+		prmURL:     pub + "/.well-known/oauth-protected-resource" + demo.MCPPath,
+		api:        &todoAPI{base: strings.TrimSuffix(cfg.Todo0API, "/"), clientID: cfg.ServiceClientID, secret: cfg.ServiceClientSecret, http: cfg.HTTPClient},
+		log:        cfg.Logger,
+		faults:     newFaults(),
 	}
 	s.tokens = newTokenCache(10000)
 	s.verifier = jwtverify.Verifier{
