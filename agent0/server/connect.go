@@ -100,7 +100,15 @@ func (s *Server) connectionWith(sessionID string, rec *Recorder) *connection {
 		if rt, ok := tr.(*recordingTransport); ok {
 			tr = rt.base // record once, here
 		}
-		c = &connection{rec: rec, client: &http.Client{Timeout: base.Timeout, Transport: &recordingTransport{base: tr, rec: rec}}}
+		var rt http.RoundTripper = &recordingTransport{base: tr, rec: rec}
+		if s.cfg.DPoP {
+			if dt, err := newDPoPTransport(rt, s.cfg.MCPURL, s.now); err == nil {
+				rt = dt
+			} else {
+				s.log.Error("dpop key", "err", err)
+			}
+		}
+		c = &connection{rec: rec, client: &http.Client{Timeout: base.Timeout, Transport: rt}}
 		s.conns[sessionID] = c
 	}
 	return c

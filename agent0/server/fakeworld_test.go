@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -43,10 +45,13 @@ type fakeWorld struct {
 	profiles          []string        // the AS metadata's authorization_grant_profiles_supported
 	refuseExchange    string          // error code the IdP answers token exchanges with
 	idTokenTTL        time.Duration
-	mcpOpen           bool     // the MCP server answers without a token (no 401)
-	prmAt             string   // resource_metadata URL the 401 names (default: the MCP server's own)
-	prmNoAS           bool     // the PRM names no authorization server
-	lastSubjectTokens []string // subject_token of each token exchange
+	mcpOpen           bool              // the MCP server answers without a token (no 401)
+	prmAt             string            // resource_metadata URL the 401 names (default: the MCP server's own)
+	prmNoAS           bool              // the PRM names no authorization server
+	dpopIgnored       bool              // the IdP ignores a DPoP proof (a downgrade)
+	boundTo           map[string]string // access token -> DPoP jkt
+	dpopErrors        []string          // proofs the fakes refused, and why
+	lastSubjectTokens []string          // subject_token of each token exchange
 }
 
 // fakeRequest is one request a fake received.
@@ -80,21 +85,25 @@ func (r fakeRequest) kind() string {
 	return r.Party + " " + r.Method + " " + r.URL
 }
 
-func newFakeWorld(t *testing.T) *fakeWorld {
+func newFakeWorld(t *testing.T, mods ...func(*Config)) *fakeWorld {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &fakeWorld{t: t, key: k, validAccess: map[string]bool{}, profiles: []string{oauth.GrantProfileIDJAG}, idTokenTTL: time.Hour, logs: &bytes.Buffer{}}
+	w := &fakeWorld{t: t, key: k, validAccess: map[string]bool{}, boundTo: map[string]string{}, profiles: []string{oauth.GrantProfileIDJAG}, idTokenTTL: time.Hour, logs: &bytes.Buffer{}}
 	w.idp = httptest.NewServer(w.recording("idp", http.HandlerFunc(w.serveIdP)))
 	w.as = httptest.NewServer(w.recording("as", http.HandlerFunc(w.serveAS)))
 	w.mcp = httptest.NewServer(w.recording("mcp", w.mcpHandler()))
 	t.Cleanup(func() { w.idp.Close(); w.as.Close(); w.mcp.Close() })
-	s, err := New(t.Context(), Config{
+	cfg := Config{
 		PublicURL: "http://agent0.test", DataDir: t.TempDir(), IdPIssuer: w.idp.URL, MCPURL: w.mcp.URL + "/mcp",
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: w.logs, mu: &w.mu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +190,23 @@ func (w *fakeWorld) serveIdP(rw http.ResponseWriter, r *http.Request) {
 				oauth.WriteError(rw, r, oauth.Errorf(refuse, "user alice is deactivated"))
 				return
 			}
-			oauth.WriteJSON(rw, http.StatusOK, map[string]any{"access_token": w.newToken("idjag"), "issued_token_type": oauth.TokenTypeIDJAG, "token_type": "N_A", "expires_in": 300})
+			jag := w.newToken("idjag")
+			if r.Header.Get(dpop.Header) != "" {
+				p, err := w.checkProof(r, w.idp.URL+"/token", "")
+				if err != nil {
+					oauth.WriteError(rw, r, oauth.Errorf(dpop.ErrCodeInvalidProof, "%v", err))
+					return
+				}
+				w.mu.Lock()
+				ignored := w.dpopIgnored
+				w.mu.Unlock()
+				claims := map[string]any{"jti": jag}
+				if !ignored {
+					claims["cnf"] = map[string]string{"jkt": p.JKT}
+				}
+				jag = unsignedJWT(claims)
+			}
+			oauth.WriteJSON(rw, http.StatusOK, map[string]any{"access_token": jag, "issued_token_type": oauth.TokenTypeIDJAG, "token_type": "N_A", "expires_in": 300})
 		default:
 			oauth.WriteError(rw, r, oauth.Errorf(oauth.ErrUnsupportedGrantType, "fake IdP"))
 		}
@@ -205,11 +230,22 @@ func (w *fakeWorld) serveAS(rw http.ResponseWriter, r *http.Request) {
 			oauth.WriteError(rw, r, oauth.InvalidGrant("fake AS"))
 			return
 		}
-		at := w.newToken("at")
+		at, tokenType := w.newToken("at"), "Bearer"
+		if r.Header.Get(dpop.Header) != "" {
+			p, err := w.checkProof(r, w.as.URL+"/token", "")
+			if err != nil {
+				oauth.WriteError(rw, r, oauth.Errorf(dpop.ErrCodeInvalidProof, "%v", err))
+				return
+			}
+			w.mu.Lock()
+			w.boundTo[at] = p.JKT
+			w.mu.Unlock()
+			tokenType = dpop.Scheme
+		}
 		w.mu.Lock()
 		w.validAccess[at] = true
 		w.mu.Unlock()
-		oauth.WriteJSON(rw, http.StatusOK, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 300, "scope": "todos.read todos.write"})
+		oauth.WriteJSON(rw, http.StatusOK, map[string]any{"access_token": at, "token_type": tokenType, "expires_in": 300, "scope": "todos.read todos.write"})
 	default:
 		http.NotFound(rw, r)
 	}
@@ -250,8 +286,13 @@ func (w *fakeWorld) mcpHandler() http.Handler {
 		}
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		w.mu.Lock()
-		ok := strings.EqualFold(scheme, "Bearer") && w.validAccess[tok]
+		jkt := w.boundTo[tok]
+		ok := w.validAccess[tok] && ((jkt == "" && strings.EqualFold(scheme, "Bearer")) || (jkt != "" && scheme == dpop.Scheme))
 		w.mu.Unlock()
+		if ok && jkt != "" {
+			p, err := w.checkProof(r, w.mcp.URL+r.URL.Path, tok)
+			ok = err == nil && p.JKT == jkt
+		}
 		if !ok {
 			if prmAt == "" {
 				prmAt = w.mcp.URL + "/.well-known/oauth-protected-resource/mcp"
@@ -312,4 +353,23 @@ func kinds(rs []fakeRequest) []string {
 		out[i] = r.kind()
 	}
 	return out
+}
+
+// checkProof verifies a request's DPoP proof, recording a refusal.
+func (w *fakeWorld) checkProof(r *http.Request, htu, token string) (*dpop.Proof, error) {
+	p, err := (&dpop.Verifier{}).Verify(r.Context(), r.Header.Values(dpop.Header), dpop.Request{Method: r.Method, URL: htu, AccessToken: token})
+	if err != nil {
+		w.mu.Lock()
+		w.dpopErrors = append(w.dpopErrors, err.Error())
+		w.mu.Unlock()
+	}
+	return p, err
+}
+
+// unsignedJWT is a JWT-shaped token whose claims a client can read; the
+// fake IdP's ID-JAGs need no signature because Agent0 only reads cnf.
+func unsignedJWT(claims map[string]any) string {
+	h, _ := json.Marshal(map[string]string{"alg": "none", "typ": oauth.TypIDJAG})
+	c, _ := json.Marshal(claims)
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + ".sig"
 }

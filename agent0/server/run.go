@@ -18,6 +18,7 @@ func Run(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", party.Env("AGENT0_DATA_DIR", ".xaa-data/agent0"), "directory for agent0.db (env AGENT0_DATA_DIR)")
 	fs.StringVar(&cfg.IdPIssuer, "idp-issuer", party.Env("IDP_PUBLIC_URL", demo.IdPURL), "the IdP's issuer (env IDP_PUBLIC_URL)")
 	fs.StringVar(&cfg.MCPURL, "mcp-url", party.Env("TODO0_MCP_URL", demo.Todo0MCPURL+demo.MCPPath), "Todo0 MCP endpoint and resource id (env TODO0_MCP_URL)")
+	fs.BoolVar(&cfg.DPoP, "dpop", party.Env("AGENT0_DPOP", "") == "1", "bind ID-JAGs and access tokens to a DPoP key (RFC 9449; env AGENT0_DPOP=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -48,8 +48,12 @@ type Config struct {
 	// so an administrator's reactivation takes effect without anyone
 	// touching Agent0; Reconnect asks at once. Negative: only Reconnect.
 	RetryRefusedAfter time.Duration
-	HTTPClient        *http.Client
-	Logger            *slog.Logger
+	// DPoP makes Agent0 prove possession of a key (RFC 9449) at the token
+	// exchange, at the AS and at Todo0 MCP, so its ID-JAGs and access tokens
+	// are bound to it. Off by default: the Go MCP SDK's client has no DPoP.
+	DPoP       bool
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() error {

@@ -50,6 +50,8 @@ type Options struct {
 	// Agent0RetryRefusedAfter is how long a refusal stops Agent0's calls for
 	// a user before it asks the IdP again on its own (1m; negative: only Reconnect).
 	Agent0RetryRefusedAfter time.Duration
+	// Agent0DPoP makes Agent0 use DPoP-bound ID-JAGs and access tokens.
+	Agent0DPoP bool
 	// MCPSessionTimeout closes Todo0 MCP sessions idle this long (30m).
 	MCPSessionTimeout time.Duration
 	// IdPAuditMaxRows caps the IdP's audit log (200,000; negative: no cap).
@@ -150,7 +152,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	}
 	sb.Agent0, err = agent0.New(ctx, agent0.Config{
 		PublicURL: sb.Agent0URL, DataDir: filepath.Join(o.DataDir, "agent0"), IdPIssuer: sb.IdPURL,
-		MCPURL: sb.MCPResource, RetryRefusedAfter: o.Agent0RetryRefusedAfter, Logger: logger.With("party", "agent0"),
+		MCPURL: sb.MCPResource, RetryRefusedAfter: o.Agent0RetryRefusedAfter, DPoP: o.Agent0DPoP, Logger: logger.With("party", "agent0"),
 	})
 	if err != nil {
 		sb.IdP.Close()
