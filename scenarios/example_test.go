@@ -47,5 +47,5 @@ steps:
 `))
 	fmt.Println(err)
 	// Output:
-	// typo.yaml:4: steps[1].exchange.audiance: unknown field; known fields here: audience, client, extra, omit, requested_token_type, resource, scope, subject_token, subject_token_type
+	// typo.yaml:4: steps[1].exchange.audiance: unknown field; known fields here: audience, client, dpop, extra, omit, requested_token_type, resource, scope, subject_token, subject_token_type
 }

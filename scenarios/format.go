@@ -119,6 +119,23 @@ type Exchange struct {
 	Client             *Client           `yaml:"client"`
 	Omit               []string          `yaml:"omit"`
 	Extra              map[string]string `yaml:"extra"`
+	// DPoP sends a DPoP proof with the exchange (the ID-JAG gets cnf.jkt).
+	DPoP *DPoP `yaml:"dpop"`
+}
+
+// DPoP is a DPoP proof (RFC 9449) the runner makes for a step, with one of
+// its keys; the other fields spoil the proof on purpose.
+type DPoP struct {
+	// Key names the runner's key (made on first use): the same name, the
+	// same key across steps.
+	Key string `yaml:"key"`
+	// HTM and HTU replace the request's method and URL in the proof.
+	HTM string `yaml:"htm"`
+	HTU string `yaml:"htu"`
+	// ATH: "none" leaves the access token hash out of an MCP proof.
+	ATH string `yaml:"ath"`
+	// Omit sends no proof at all, but still the DPoP scheme (call_tool).
+	Omit bool `yaml:"omit"`
 }
 
 // Redeem is the jwt-bearer grant at the Todo0 AS with an ID-JAG.
@@ -131,6 +148,9 @@ type Redeem struct {
 	Extra     map[string]string `yaml:"extra"`
 	// Timeout bounds the request (default 10s); a strict client gives up.
 	Timeout Duration `yaml:"timeout"`
+	// DPoP sends a DPoP proof (a bound ID-JAG needs one; the access token
+	// is then DPoP-bound).
+	DPoP *DPoP `yaml:"dpop"`
 }
 
 // Forge crafts a token in the runner (the attacker): it starts from From
@@ -159,6 +179,8 @@ type CallTool struct {
 	Tool      string         `yaml:"tool"`
 	Arguments map[string]any `yaml:"arguments"`
 	Token     *string        `yaml:"token"` // default ${access_token}; "" sends none
+	// DPoP sends the token with the DPoP scheme and a proof per request.
+	DPoP *DPoP `yaml:"dpop"`
 }
 
 // Wait sleeps for a duration, or until a saved token has expired.

@@ -74,13 +74,16 @@ type response struct {
 
 // request describes one HTTP call a step makes.
 type request struct {
-	Party   string
-	Method  string
-	URL     string
-	Form    url.Values // sent as application/x-www-form-urlencoded
-	JSON    any        // sent as application/json (instead of Form)
-	Basic   *[2]string // client id, secret
-	Bearer  string
+	Party  string
+	Method string
+	URL    string
+	Form   url.Values // sent as application/x-www-form-urlencoded
+	JSON   any        // sent as application/json (instead of Form)
+	Basic  *[2]string // client id, secret
+	Bearer string
+	// Scheme is the Authorization scheme for Bearer's token ("Bearer" when
+	// empty; "DPoP" for a DPoP-bound token).
+	Scheme  string
 	Headers map[string]string
 	Timeout time.Duration
 }
@@ -143,8 +146,12 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 		call.Auth = "Basic " + httpx.Redact(base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(req.Basic[0])+":"+url.QueryEscape(req.Basic[1])))) +
 			"   (base64 of " + req.Basic[0] + ":" + httpx.Redact(req.Basic[1]) + ")"
 	case req.Bearer != "":
-		hr.Header.Set("Authorization", "Bearer "+req.Bearer)
-		call.Auth = "Bearer " + httpx.Redact(req.Bearer)
+		scheme := req.Scheme
+		if scheme == "" {
+			scheme = "Bearer"
+		}
+		hr.Header.Set("Authorization", scheme+" "+req.Bearer)
+		call.Auth = scheme + " " + httpx.Redact(req.Bearer)
 		if d := decode("bearer token", req.Bearer); d != nil {
 			call.Tokens = append(call.Tokens, *d)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/internal/sandbox"
 	"github.com/xaa-sandbox/xaa-sandbox/internal/webclient"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 )
 
@@ -287,7 +288,7 @@ func playOne(ctx context.Context, sc *Scenario, o Options, attacker *rsa.Private
 		}
 	}
 	r := &run{t: t, hc: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		vars: map[string]string{}, seen: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker}
+		vars: map[string]string{}, seen: map[string]string{}, browsers: map[string]*webclient.Browser{}, attacker: attacker, dpopKeys: map[string]*dpop.Key{}}
 	r.vars["idp"], r.vars["agent0"], r.vars["todo0"], r.vars["mcp"], r.vars["mcp_base"] = t.IdP, t.Agent0, t.Todo0, t.MCP, t.MCPBase
 
 	// Faults go back to what was active before, afterwards (with --target
@@ -373,7 +374,8 @@ type run struct {
 	browsers map[string]*webclient.Browser
 	seen     map[string]string // raw token -> where it was first shown
 	attacker *rsa.PrivateKey
-	made     []madeTodo // todos created through Todo0 MCP, deleted afterwards with --target
+	made     []madeTodo           // todos created through Todo0 MCP, deleted afterwards with --target
+	dpopKeys map[string]*dpop.Key // the runner's DPoP keys, by name
 }
 
 func (r *run) browser(user string) *webclient.Browser {
@@ -535,7 +537,8 @@ func (r *run) act(ctx context.Context, st *Step, sr *StepReport) (Outcome, error
 // httpOutcome reads an OAuth-style response: 2xx succeeds, anything else is
 // a refusal by party with the RFC 6749 error code.
 func httpOutcome(party string, resp *response) Outcome {
-	o := Outcome{Status: resp.Status, WWWAuthenticate: resp.Header.Get("WWW-Authenticate")}
+	// Every challenge (a DPoP refusal sends a Bearer and a DPoP one).
+	o := Outcome{Status: resp.Status, WWWAuthenticate: strings.Join(resp.Header.Values("WWW-Authenticate"), ", ")}
 	if resp.Status >= 300 {
 		o.RefusedBy = party
 		o.Error, o.Description = oauthError(resp)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/internal/webclient"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/dpop"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
@@ -211,6 +212,13 @@ func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	if err := r.authenticate(&req, x.Client, demo.Agent0IdPClientID, demo.Agent0IdPClientSecret); err != nil {
 		return Outcome{}, err
 	}
+	if x.DPoP != nil {
+		p, err := r.dpopProof(x.DPoP, http.MethodPost, req.URL, "")
+		if err != nil {
+			return Outcome{}, err
+		}
+		req.Headers = map[string]string{dpop.Header: p}
+	}
 	resp, call, err := do(ctx, r.hc, req)
 	sr.Calls = append(sr.Calls, call)
 	if err != nil {
@@ -232,6 +240,22 @@ func (r *run) exchange(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 		return Outcome{RefusedBy: "client", Status: resp.Status, Error: "wrong_issued_token_type", Description: fmt.Sprintf("issued_token_type is %q, want %s", itt, oauth.TokenTypeIDJAG)}, nil
 	case !strings.EqualFold(tt, "N_A"):
 		return Outcome{RefusedBy: "client", Status: resp.Status, Error: "wrong_token_type", Description: fmt.Sprintf("token_type is %q, want N_A (the ID-JAG is not an access token)", tt)}, nil
+	}
+	if x.DPoP != nil {
+		// The ID-JAG draft: the client SHOULD check the IdP bound the ID-JAG
+		// to the proof's key rather than silently ignoring the proof.
+		key := x.DPoP.Key
+		if key == "" {
+			key = "a"
+		}
+		var jkt string
+		if d := decode("", jag); d != nil {
+			cnf, _ := d.Claims["cnf"].(map[string]any)
+			jkt, _ = cnf["jkt"].(string)
+		}
+		if jkt != r.vars["dpop_jkt_"+key] {
+			return Outcome{RefusedBy: "client", Status: resp.Status, Error: "unbound_id_jag", Description: "the exchange carried a DPoP proof but the ID-JAG is not bound to its key (cnf.jkt)"}, nil
+		}
 	}
 	name := "id_jag"
 	if st.Save != "" {
@@ -262,6 +286,14 @@ func (r *run) redeem(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	if err := r.authenticate(&req, x.Client, demo.Agent0Todo0ClientID, demo.Agent0Todo0ClientSecret); err != nil {
 		return Outcome{}, err
 	}
+	wantType := "Bearer"
+	if x.DPoP != nil {
+		p, err := r.dpopProof(x.DPoP, http.MethodPost, req.URL, "")
+		if err != nil {
+			return Outcome{}, err
+		}
+		req.Headers, wantType = map[string]string{dpop.Header: p}, dpop.Scheme
+	}
 	resp, call, err := do(ctx, r.hc, req)
 	sr.Calls = append(sr.Calls, call)
 	if err != nil {
@@ -280,7 +312,7 @@ func (r *run) redeem(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 	switch {
 	case at == "":
 		return Outcome{RefusedBy: "client", Status: resp.Status, Error: "no_access_token", Description: "the response has no access_token"}, nil
-	case !strings.EqualFold(tt, "Bearer"):
+	case !strings.EqualFold(tt, wantType):
 		return Outcome{RefusedBy: "client", Status: resp.Status, Error: "wrong_token_type", Description: fmt.Sprintf("token_type is %q; a client must not use a token whose type it does not understand (RFC 6749 7.1)", tt)}, nil
 	case resp.JSON["refresh_token"] != nil:
 		return Outcome{RefusedBy: "client", Status: resp.Status, Error: "unexpected_refresh_token", Description: "the jwt-bearer response carries a refresh_token; an ID-JAG client goes back to the IdP instead, which is where revocation works (checklist 3)"}, nil
@@ -376,8 +408,28 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	if err != nil {
 		return Outcome{}, err
 	}
-	hdr := map[string]string{"Accept": "application/json, text/event-stream"}
-	resp, call, err := do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, JSON: initializeRequest(), Bearer: tok, Headers: hdr})
+	scheme := ""
+	// proved adds a fresh DPoP proof for one MCP request when the step asks.
+	proved := func(method string, h map[string]string) (map[string]string, error) {
+		spec := st.CallTool.DPoP
+		if spec == nil || spec.Omit {
+			return h, nil
+		}
+		p, err := r.dpopProof(spec, method, r.t.MCP, tok)
+		out := map[string]string{dpop.Header: p}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out, err
+	}
+	if st.CallTool.DPoP != nil {
+		scheme = dpop.Scheme
+	}
+	hdr, err := proved(http.MethodPost, map[string]string{"Accept": "application/json, text/event-stream"})
+	if err != nil {
+		return Outcome{}, err
+	}
+	resp, call, err := do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, JSON: initializeRequest(), Bearer: tok, Scheme: scheme, Headers: hdr})
 	sr.Calls = append(sr.Calls, call)
 	if err != nil {
 		return Outcome{}, err
@@ -391,7 +443,11 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 		hdr2["Mcp-Session-Id"] = sid
 	}
 	// The initialized notification is part of the handshake; not narrated.
-	if _, _, err := do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, Bearer: tok, Headers: hdr2,
+	h, err := proved(http.MethodPost, hdr2)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if _, _, err := do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, Bearer: tok, Scheme: scheme, Headers: h,
 		JSON: map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"}}); err != nil {
 		return Outcome{}, err
 	}
@@ -402,7 +458,10 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 	if args == nil {
 		args = map[string]any{}
 	}
-	resp, call, err = do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, Bearer: tok, Headers: hdr2,
+	if h, err = proved(http.MethodPost, hdr2); err != nil {
+		return Outcome{}, err
+	}
+	resp, call, err = do(ctx, r.hc, request{Party: "mcp", Method: http.MethodPost, URL: r.t.MCP, Bearer: tok, Scheme: scheme, Headers: h,
 		JSON: map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": map[string]any{"name": st.CallTool.Tool, "arguments": args}}})
 	call.Tokens = nil // already shown with initialize
 	sr.Calls = append(sr.Calls, call)
@@ -410,7 +469,9 @@ func (r *run) callTool(ctx context.Context, st *Step, sr *StepReport) (Outcome, 
 		return Outcome{}, err
 	}
 	if sid != "" {
-		_, _, _ = do(ctx, r.hc, request{Party: "mcp", Method: http.MethodDelete, URL: r.t.MCP, Bearer: tok, Headers: hdr2})
+		if h, err := proved(http.MethodDelete, hdr2); err == nil {
+			_, _, _ = do(ctx, r.hc, request{Party: "mcp", Method: http.MethodDelete, URL: r.t.MCP, Bearer: tok, Scheme: scheme, Headers: h})
+		}
 	}
 	if resp.Status != http.StatusOK {
 		return httpOutcome("mcp", resp), nil
