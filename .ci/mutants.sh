@@ -106,6 +106,30 @@ mutant idp-missing-grant-type idp/server 'TestTokenEndpointGrantType' \
 mutant idp-identity-chaining-metadata idp/server 'TestDiscoveryMetadata' \
 	idp/server/token.go 's/("identity_chaining_requested_token_types_supported": )\[\]string\{oauth\.TokenTypeIDJAG\}/$1 . "[]string{}"/e'
 
+# --- Rich authorization requests, actor tokens, resource (ID-JAG draft 4.3.3, 4.4.1; RFC 9396; RFC 8693) ---
+mutant idp-rar-narrowing idp/server 'TestExchangeAuthorizationDetails' \
+	idp/server/exchange_details.go 's/granted := rar\.Narrow\(req, conn\.AuthorizationDetails\)/granted := req/'
+mutant idp-actor-token-type idp/server 'TestExchangeActorToken' \
+	idp/server/exchange_details.go 's/case tok != "" && typ == "":/case false:/'
+mutant as-resource-in-response todo0/server 'TestRedeemGrantedDetails' \
+	todo0/server/as.go 's/Resource: resource, AuthorizationDetails: details\}/AuthorizationDetails: details}/'
+mutant mcp-rar-actions todo0-mcp/server 'TestToolsHonourAuthorizationDetails' \
+	todo0-mcp/server/tools.go 's/!rar\.Permits\(details, demo\.Todo0TodosDetailType, action\)/false/'
+
+# --- DPoP (RFC 9449, ID-JAG draft sender constraining) ---
+mutant dpop-ath shared/dpop 'TestVerify' \
+	shared/dpop/dpop.go 's/if c\.ATH != TokenHash\(req\.AccessToken\) \{/if false {/'
+mutant idp-dpop-binds-id-jag idp/server 'TestExchangeDPoP' \
+	idp/server/exchange.go 's/if jkt != "" \{\n(\t+claims\.Cnf)/if false \&\& jkt != "" {\n$1/'
+mutant as-bound-id-jag-needs-proof todo0/server 'TestRedeemDPoP' \
+	todo0/server/redeem_dpop.go 's/if cnf != nil \{\n(\t+return "", oauth\.InvalidGrant\("proof of possession)/if false {\n$1/'
+mutant as-proof-key-matches-cnf todo0/server 'TestRedeemDPoP' \
+	todo0/server/redeem_dpop.go 's/if cnf != nil && p\.JKT != cnf\.JKT \{/if false {/'
+mutant mcp-bound-token-as-bearer todo0-mcp/server 'TestDPoPBoundTokens' \
+	todo0-mcp/server/dpop.go 's/case !dpopScheme:/case false:/'
+mutant agent0-dpop-downgrade agent0/server 'TestClientRefusesUnboundIDJAG' \
+	agent0/server/dpop.go 's/jkt != t\.key\.JKT\(\)/jkt == "not-a-thumbprint"/'
+
 end=$(date +%s)
 echo "mutants: $total, killed $killed, survived $survived, broken $broken ($((end - start))s)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]

@@ -53,7 +53,7 @@ func actorRequest(form url.Values) error {
 	tok, typ := form.Get("actor_token"), form.Get("actor_token_type")
 	switch {
 	case tok != "" && typ == "":
-		return oauth.InvalidRequest("actor_token_type is required when actor_token is present (RFC 8693 2.1)").WithRule("RFC 8693 2.1 actor_token_type")
+		return oauth.InvalidRequest("actor_token_type is required when actor_token is present (RFC 8693 2.1)").WithRule("RFC 8693 2.1 actor_token_type required")
 	case tok == "" && typ != "":
 		return oauth.InvalidRequest("actor_token_type was sent without an actor_token (RFC 8693 2.1)").WithRule("RFC 8693 2.1 actor_token_type")
 	case tok != "" && typ != oauth.TokenTypeJWT:

@@ -120,7 +120,7 @@ func TestExchangeActorToken(t *testing.T) {
 	}{
 		{name: "valid actor token", tok: actor(e.agentKey, nil), typ: oauth.TokenTypeJWT, status: 200},
 		// RFC 8693 2.1: actor_token_type is REQUIRED with actor_token
-		{name: "actor_token without actor_token_type", tok: actor(e.agentKey, nil), status: 400, code: oauth.ErrInvalidRequest, rule: "RFC 8693 2.1 actor_token_type"},
+		{name: "actor_token without actor_token_type", tok: actor(e.agentKey, nil), status: 400, code: oauth.ErrInvalidRequest, rule: "RFC 8693 2.1 actor_token_type required"},
 		// ... and MUST NOT be sent without one
 		{name: "actor_token_type without actor_token", typ: oauth.TokenTypeJWT, status: 400, code: oauth.ErrInvalidRequest, rule: "RFC 8693 2.1 actor_token_type"},
 		{name: "unsupported actor_token_type", tok: actor(e.agentKey, nil), typ: oauth.TokenTypeIDToken, status: 400, code: oauth.ErrInvalidRequest, rule: "RFC 8693 2.1 actor_token_type"},
