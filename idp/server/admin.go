@@ -806,6 +806,9 @@ type ConnectionView struct {
 	// AuthorizationDetails are the RFC 9396 types (and actions) the
 	// connection allows; a request's details are narrowed to them.
 	AuthorizationDetails []rar.Allowed `json:"authorization_details"`
+	// MaxAuthAge (seconds) asks for a recent sign-in: an older one gets
+	// insufficient_user_authentication with max_age (step-up). 0: any.
+	MaxAuthAge int64 `json:"max_auth_age"`
 }
 
 type ConnectionInput struct {
@@ -819,6 +822,8 @@ type ConnectionInput struct {
 	Enabled          *bool     `json:"enabled,omitempty"`
 	// AuthorizationDetails replaces the allowed RFC 9396 details.
 	AuthorizationDetails *[]rar.Allowed `json:"authorization_details,omitempty"`
+	// MaxAuthAge replaces the step-up requirement (seconds; 0: none).
+	MaxAuthAge *int64 `json:"max_auth_age,omitempty"`
 }
 
 func (s *Server) ListConnections(ctx context.Context) ([]ConnectionView, error) {
@@ -841,9 +846,9 @@ func (s *Server) GetConnection(ctx context.Context, id string) (*ConnectionView,
 	var c ConnectionView
 	var res, sc, ad string
 	var aud sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT mc.id, mc.client_id, mc.resource_app_id, a.audience, mc.resource_client_id, mc.resources, mc.scopes, mc.group_id, mc.include_email, mc.enabled, mc.authorization_details
+	err := s.db.QueryRowContext(ctx, `SELECT mc.id, mc.client_id, mc.resource_app_id, a.audience, mc.resource_client_id, mc.resources, mc.scopes, mc.group_id, mc.include_email, mc.enabled, mc.authorization_details, mc.max_auth_age
 		FROM managed_connections mc JOIN apps a ON a.id = mc.resource_app_id WHERE mc.id = ?`, id).
-		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &aud, &c.ResourceClientID, &res, &sc, &c.GroupID, &c.IncludeEmail, &c.Enabled, &ad)
+		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &aud, &c.ResourceClientID, &res, &sc, &c.GroupID, &c.IncludeEmail, &c.Enabled, &ad, &c.MaxAuthAge)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("no managed connection %q", id)
 	}
@@ -889,6 +894,9 @@ func (s *Server) validateConnection(ctx context.Context, c *ConnectionView) erro
 	if c.AuthorizationDetails == nil {
 		c.AuthorizationDetails = []rar.Allowed{}
 	}
+	if c.MaxAuthAge < 0 {
+		return oauth.InvalidRequest("max_auth_age is seconds, 0 or more")
+	}
 	for _, a := range c.AuthorizationDetails {
 		if a.Type == "" {
 			return oauth.InvalidRequest("every authorization_details entry needs a type (RFC 9396 2)")
@@ -920,6 +928,9 @@ func applyConnection(c *ConnectionView, in ConnectionInput) {
 	if in.AuthorizationDetails != nil {
 		c.AuthorizationDetails = *in.AuthorizationDetails
 	}
+	if in.MaxAuthAge != nil {
+		c.MaxAuthAge = *in.MaxAuthAge
+	}
 }
 
 func (s *Server) CreateConnection(ctx context.Context, actor string, in ConnectionInput) (*ConnectionView, error) {
@@ -929,8 +940,8 @@ func (s *Server) CreateConnection(ctx context.Context, actor string, in Connecti
 	if err := s.validateConnection(ctx, &c); err != nil {
 		return nil, err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id, authorization_details) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.ClientID, c.ResourceAppID, mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id, authorization_details, max_auth_age) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.ClientID, c.ResourceAppID, mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), c.MaxAuthAge)
 	if isUnique(err) {
 		return nil, conflict("a managed connection %s -> %s exists; edit it instead", c.ClientID, c.ResourceAppID)
 	}
@@ -943,7 +954,7 @@ func (s *Server) CreateConnection(ctx context.Context, actor string, in Connecti
 
 func connDetail(c *ConnectionView) map[string]any {
 	return map[string]any{"connection": c.ID, "resources": c.Resources, "scopes": c.Scopes, "group_id": c.GroupID,
-		"include_email": c.IncludeEmail, "enabled": c.Enabled, "resource_client_id": c.ResourceClientID, "authorization_details": c.AuthorizationDetails}
+		"include_email": c.IncludeEmail, "enabled": c.Enabled, "resource_client_id": c.ResourceClientID, "authorization_details": c.AuthorizationDetails, "max_auth_age": c.MaxAuthAge}
 }
 
 func (s *Server) UpdateConnection(ctx context.Context, actor, id string, in ConnectionInput) (*ConnectionView, error) {
@@ -958,8 +969,8 @@ func (s *Server) UpdateConnection(ctx context.Context, actor, id string, in Conn
 	if err := s.validateConnection(ctx, c); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ?, authorization_details = ? WHERE id = ?`,
-		mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), id); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ?, authorization_details = ?, max_auth_age = ? WHERE id = ?`,
+		mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), c.MaxAuthAge, id); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "connection.update", auditRecord{ClientID: c.ClientID, AppID: c.ResourceAppID}, connDetail(c))

@@ -213,6 +213,9 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 			return nil, u.ID, oauth.AccessDenied("the managed connection %s -> %s is restricted to group %s, and %s is not a member", c.Name, app.Name, conn.GroupID, u.Username).WithRule("checklist 1.4 connection group restriction")
 		}
 	}
+	if err := s.stepUp(conn, sub); err != nil {
+		return nil, u.ID, err
+	}
 	if resource != "" && !slices.Contains(conn.Resources, resource) {
 		return nil, u.ID, oauth.AccessDenied("the managed connection does not allow resource %q", resource).WithRule("checklist 1.4 resource allowed")
 	}

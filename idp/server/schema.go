@@ -150,4 +150,7 @@ var migrations = []string{
 	// Version 8: where a client may send the browser after RP-initiated logout
 	// (OpenID Connect RP-Initiated Logout 1.0: registered, compared exactly).
 	`ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '[]';`,
+	// Version 9: step-up. How recent (seconds) the user's sign-in must be for
+	// a connection's exchanges; 0 accepts any.
+	`ALTER TABLE managed_connections ADD COLUMN max_auth_age INTEGER NOT NULL DEFAULT 0;`,
 }

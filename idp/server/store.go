@@ -196,6 +196,8 @@ type connection struct {
 	IncludeEmail, Enabled                         bool
 	// AuthorizationDetails are the RFC 9396 details the connection allows.
 	AuthorizationDetails []rar.Allowed
+	// MaxAuthAge is how old the user's sign-in may be (0: any).
+	MaxAuthAge int64
 }
 
 func (s *Server) connection(ctx context.Context, clientID, appID string) (*connection, error) {
@@ -206,8 +208,8 @@ func (s *Server) connection(ctx context.Context, clientID, appID string) (*conne
 	gen := s.policy.generation()
 	var c connection
 	var res, sc, ad string
-	err := s.stmts.QueryRow(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
-		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID, &ad)
+	err := s.stmts.QueryRow(ctx, `SELECT id, client_id, resource_app_id, resource_client_id, resources, scopes, include_email, enabled, group_id, authorization_details, max_auth_age FROM managed_connections WHERE client_id = ? AND resource_app_id = ?`, clientID, appID).
+		Scan(&c.ID, &c.ClientID, &c.ResourceAppID, &c.ResourceClientID, &res, &sc, &c.IncludeEmail, &c.Enabled, &c.GroupID, &ad, &c.MaxAuthAge)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}

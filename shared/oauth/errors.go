@@ -27,6 +27,8 @@ const (
 	ErrLoginRequired        = "login_required"
 	// RFC 9396 5: authorization_details malformed, or not allowed at all.
 	ErrInvalidAuthorizationDetails = "invalid_authorization_details"
+	// RFC 9470 3: the user's sign-in is too old (or too weak) for this request.
+	ErrInsufficientUserAuthentication = "insufficient_user_authentication"
 )
 
 // Error is the one error type of every party's OAuth endpoints. Handlers
@@ -43,6 +45,9 @@ type Error struct {
 	Rule string
 	// Err is the underlying cause, logged, never sent.
 	Err error
+	// MaxAge is sent as max_age with insufficient_user_authentication
+	// (RFC 9470 3, ID-JAG draft step-up): how recent a sign-in must be.
+	MaxAge *int64
 }
 
 func (e *Error) Error() string {
@@ -124,6 +129,7 @@ func AsError(err error) *Error {
 type body struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	MaxAge      *int64 `json:"max_age,omitempty"`
 }
 
 // WriteError is the one place an OAuth error response is written: JSON body,
@@ -136,7 +142,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if oe.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", oe.Challenge)
 	}
-	WriteJSON(w, oe.HTTPStatus(), body{Error: oe.Code, Description: oe.Description})
+	WriteJSON(w, oe.HTTPStatus(), body{Error: oe.Code, Description: oe.Description, MaxAge: oe.MaxAge})
 }
 
 // WriteJSON writes v as a JSON response that no cache may keep (RFC 6749 5.1).
