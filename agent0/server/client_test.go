@@ -262,3 +262,38 @@ func TestClientNeverLogsTokensOrPutsThemInURLs(t *testing.T) {
 		}
 	}
 }
+
+// IDJAG step-up: insufficient_user_authentication is not a refusal to
+// remember; the user is sent to sign in again (prompt=login, max_age) and
+// the next request asks the IdP again.
+func TestClientStepUpIsNotARefusal(t *testing.T) {
+	w := newFakeWorld(t)
+	w.refuseExchange = oauth.ErrInsufficientUserAuthentication
+	sid := w.signIn(w.idToken(time.Hour), time.Now().Add(time.Hour), "rt-0")
+	_, err := w.agent0.callTool(t.Context(), sid, "list_todos", nil)
+	if _, ok := stepUpMaxAge(err); !ok || isRefusal(err) {
+		t.Fatalf("err = %v, want a step-up demand that is not a refusal", err)
+	}
+	if title, _ := explain(err); title != "Sign in again" {
+		t.Errorf("user is told %q", title)
+	}
+	if to := w.agent0.afterChat(sid); !strings.HasPrefix(to, "/login?step_up=") {
+		t.Errorf("after the chat the browser goes to %q, want the step-up sign-in", to)
+	}
+	n := w.requestCount()
+	w.refuseExchange = ""
+	if _, err := w.agent0.callTool(t.Context(), sid, "list_todos", nil); err != nil {
+		t.Fatalf("the next request after a step-up demand: %v", err)
+	}
+	if count(w.requestsSince(n), "idp token-exchange") != 1 {
+		t.Fatalf("the next request did not ask the IdP again")
+	}
+	req := httptest.NewRequest(http.MethodGet, "/login?step_up=300", nil)
+	req.Host = "agent0.test"
+	rr := httptest.NewRecorder()
+	w.agent0.Handler().ServeHTTP(rr, req)
+	loc, _ := url.Parse(rr.Header().Get("Location"))
+	if q := loc.Query(); q.Get("prompt") != "login" || q.Get("max_age") != "300" {
+		t.Fatalf("step-up sign-in goes to %s, want prompt=login and max_age=300", loc)
+	}
+}

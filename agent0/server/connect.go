@@ -141,6 +141,9 @@ func (s *Server) lane(u *url.URL) string {
 // was refused, not a network hiccup.
 func isRefusal(err error) bool {
 	var re *oauth2.RetrieveError
+	if _, stepUp := stepUpMaxAge(err); stepUp {
+		return false // not a refusal: the user signs in again (stepup.go)
+	}
 	return errors.As(err, &re) && re.ErrorCode != ""
 }
 
@@ -379,6 +382,9 @@ func (e *toolError) Error() string { return e.Tool + ": " + e.Message }
 
 // explain turns a connection failure into words for the user.
 func explain(err error) (title, detail string) {
+	if n, ok := stepUpMaxAge(err); ok {
+		return "Sign in again", fmt.Sprintf("Your administrator wants a recent sign-in (within %ds) before Agent0 reaches Todo0 for you. Sign in again with Acme; Agent0 then reconnects.", n)
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		who := "The authorization server"

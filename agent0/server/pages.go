@@ -92,7 +92,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.say(r, ss, r.PostFormValue("message"))
-	http.Redirect(w, r, "/#last", http.StatusSeeOther)
+	http.Redirect(w, r, s.afterChat(ss.ID), http.StatusSeeOther)
 }
 
 // say runs one chat line for the user and records both sides.
@@ -144,7 +144,7 @@ func (s *Server) addTodo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.say(r, ss, "add "+strings.TrimSpace(r.PostFormValue("title")))
-	http.Redirect(w, r, "/#last", http.StatusSeeOther)
+	http.Redirect(w, r, s.afterChat(ss.ID), http.StatusSeeOther)
 }
 
 // completeTodo is the form-post shortcut for "done <id>".
@@ -155,7 +155,7 @@ func (s *Server) completeTodo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.say(r, ss, "done "+mux.Vars(r)["id"])
-	http.Redirect(w, r, "/#last", http.StatusSeeOther)
+	http.Redirect(w, r, s.afterChat(ss.ID), http.StatusSeeOther)
 }
 
 // reconnect forgets a refusal and the MCP session; the page then connects

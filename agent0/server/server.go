@@ -220,7 +220,7 @@ func (s *Server) Maintain(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
-	r.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { s.rp.StartLogin(w, r, "/") }).Methods(http.MethodGet)
+	r.HandleFunc("/login", s.login).Methods(http.MethodGet)
 	r.HandleFunc("/callback", s.callback).Methods(http.MethodGet)
 	r.HandleFunc("/logout", s.logout).Methods(http.MethodPost)
 	r.HandleFunc("/chat", s.chat).Methods(http.MethodPost)

@@ -144,8 +144,9 @@ func randomString() string {
 }
 
 // StartLogin redirects the browser to the IdP. returnTo is a local path to
-// come back to after sign-in.
-func (rp *RP) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+// come back to after sign-in; extra adds authorization request parameters
+// (prompt=login and max_age for a step-up).
+func (rp *RP) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string, extra ...oauth2.AuthCodeOption) {
 	m, err := rp.Metadata(r.Context())
 	if err != nil {
 		http.Error(w, "Acme SSO is unreachable: "+err.Error(), http.StatusBadGateway)
@@ -163,9 +164,9 @@ func (rp *RP) StartLogin(w http.ResponseWriter, r *http.Request, returnTo string
 		Name: rp.cfg.CookieName, Value: state, Path: "/", MaxAge: 600,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.SecureCookie(rp.cfg.RedirectURL, r),
 	})
-	u := rp.oauth2Config(m).AuthCodeURL(state,
+	u := rp.oauth2Config(m).AuthCodeURL(state, append([]oauth2.AuthCodeOption{
 		oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("nonce", nonce))
+		oauth2.SetAuthURLParam("nonce", nonce)}, extra...)...)
 	http.Redirect(w, r, u, http.StatusFound)
 }
 
