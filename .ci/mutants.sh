@@ -130,6 +130,12 @@ mutant mcp-bound-token-as-bearer todo0-mcp/server 'TestDPoPBoundTokens' \
 mutant agent0-dpop-downgrade agent0/server 'TestClientRefusesUnboundIDJAG' \
 	agent0/server/dpop.go 's/jkt != t\.key\.JKT\(\)/jkt == "not-a-thumbprint"/'
 
+# --- Step-up (ID-JAG draft step-up, RFC 9470) ---
+mutant idp-step-up idp/server 'TestExchangeStepUp' \
+	idp/server/exchange_stepup.go 's/if conn\.MaxAuthAge <= 0 \{/if true {/'
+mutant agent0-step-up-not-sticky agent0/server 'TestClientStepUpIsNotARefusal' \
+	agent0/server/connect.go 's/return false \/\/ not a refusal/return true \/\/ not a refusal/'
+
 end=$(date +%s)
 echo "mutants: $total, killed $killed, survived $survived, broken $broken ($((end - start))s)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]

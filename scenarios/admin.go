@@ -30,6 +30,9 @@ var adminActions = map[string]adminAction{
 	"set_connection_scopes": {http.MethodPatch, "/connections/{conn}", func(a *Admin) any {
 		return map[string]any{"scopes": strings.Fields(a.Scopes)}
 	}, "change the scopes the managed connection allows"},
+	"set_connection_max_auth_age": {http.MethodPatch, "/connections/{conn}", func(a *Admin) any {
+		return map[string]any{"max_auth_age": a.MaxAuthAge}
+	}, "require a sign-in at most max_auth_age seconds old (step-up)"},
 }
 
 func adminActionNames() []string {

@@ -105,6 +105,9 @@ type SignIn struct {
 	// Client is the Acme client signing the user in: agent0 (default) or
 	// todo0 (Todo0's own SSO), for an ID token issued to another client.
 	Client string `yaml:"client"`
+	// Prompt is sent as prompt: login asks for the password again even with
+	// an Acme session (a fresh sign-in, for step-up).
+	Prompt string `yaml:"prompt"`
 }
 
 // Exchange is a token exchange at the IdP (RFC 8693 -> ID-JAG). Unset fields
@@ -203,6 +206,8 @@ type Admin struct {
 	Connection string `yaml:"connection"`
 	// Scopes for set_connection_scopes, space separated.
 	Scopes string `yaml:"scopes"`
+	// MaxAuthAge for set_connection_max_auth_age: seconds (0: any sign-in).
+	MaxAuthAge int64 `yaml:"max_auth_age"`
 }
 
 // IdPLogout signs the user out of Acme in their browser, which revokes the

@@ -60,6 +60,9 @@ func (r *run) signIn(ctx context.Context, st *Step, sr *StepReport) (Outcome, er
 		"scope": {"openid profile email offline_access"}, "state": {randomString()}, "nonce": {randomString()},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
+	if st.SignIn.Prompt != "" {
+		q.Set("prompt", st.SignIn.Prompt)
+	}
 	authURL := r.t.IdP + "/oauth2/authorize?" + q.Encode()
 	shownQ, _ := url.QueryUnescape(httpx.RedactQuery(q))
 	call := &Call{Party: "idp", Method: http.MethodGet, URL: r.t.IdP + "/oauth2/authorize?" + shownQ}

@@ -33,6 +33,7 @@ import (
 //	    resource app (1.3)                                  access_denied
 //	 9. managed connection client -> app, enabled (1.4)    access_denied
 //	10. user in the connection's group, if it has one (1.4) access_denied
+//	    sign-in recent enough for the connection (step-up) insufficient_user_authentication
 //	11. resource allowed by the connection (1.4)           access_denied
 //	12. scopes narrowed to the connection's (1.5)          invalid_scope if none left
 //	    authorization_details narrowed likewise (IDJAG 4.3.3) invalid_authorization_details
