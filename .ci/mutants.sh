@@ -85,7 +85,7 @@ mutant scenario-silent-reexchange scenarios 'TestCatalogue/agent0-silent-reexcha
 
 # --- Todo0 MCP (checklist 4) ---
 mutant mcp-forwards-token todo0-mcp/server 'TestToolsStructuredAndErrors' \
-	todo0-mcp/server/tools.go 's/ts, err := s\.api\.list\(ctx, c\.userID\)/ts, err := s.api.list(context.WithValue(ctx, fwdKey{}, req.Extra.Header.Get("Authorization")), c.userID)/' \
+	todo0-mcp/server/tools.go 's/t, err := s\.api\.create\(ctx, /t, err := s.api.create(context.WithValue(ctx, fwdKey{}, req.Extra.Header.Get("Authorization")), /' \
 	todo0-mcp/server/todoapi.go 's/(\treq\.SetBasicAuth[^\n]*\n)/$1\tif v, _ := ctx.Value(fwdKey{}).(string); v != "" {\n\t\treq.Header.Set("X-Forwarded-Authorization", v)\n\t}\n/; s/$/\ntype fwdKey struct{}\n/'
 mutant mcp-audience todo0-mcp/server 'TestBearerBattery' \
 	todo0-mcp/server/server.go 's/Audience: s\.resource,/Audience: "",/'
