@@ -362,7 +362,8 @@ func (r *Recorder) requestSecrets(e *Exchange, u *url.URL, form url.Values) []se
 	}
 	if a := e.reqHeader.Get("Authorization"); a != "" {
 		scheme, cred, _ := strings.Cut(a, " ")
-		if strings.EqualFold(scheme, "Bearer") {
+		// A DPoP-bound access token (RFC 9449 7.1) is the learner's token too.
+		if strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "DPoP") {
 			out = append(out, secret{cred, revealable, "access token"})
 		} else {
 			out = append(out, secret{cred, neverShown, "client credentials"})

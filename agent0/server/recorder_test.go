@@ -163,6 +163,20 @@ func TestRecorderMarksSilentReExchangeAndMasksBearer(t *testing.T) {
 	if v := steps[2].View(false); strings.Contains(v.Request, idjag) || !strings.Contains(v.Request, "Authorization: Bearer ‹access token") {
 		t.Fatalf("bearer not masked:\n%s", v.Request)
 	}
+	// A DPoP-bound access token is masked as an access token too, and revealable.
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/mcp", nil)
+	req.Header.Set("Authorization", "DPoP "+idjag)
+	if resp, err = hc.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	steps = rec.Exchanges()
+	if v := steps[3].View(false); strings.Contains(v.Request, idjag) || !strings.Contains(v.Request, "Authorization: DPoP ‹access token") {
+		t.Fatalf("DPoP token not masked as an access token:\n%s", v.Request)
+	}
+	if v := steps[3].View(true); !strings.Contains(v.Request, idjag) {
+		t.Fatalf("the learner cannot reveal their DPoP-bound token:\n%s", v.Request)
+	}
 }
 
 // The recorder keeps at most maxExchanges steps per session.
