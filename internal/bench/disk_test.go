@@ -43,7 +43,7 @@ func measure(t *testing.T, path string) dbSize {
 }
 
 // TestDiskPerFlow runs load flows against a sandbox whose tokens expire in
-// seconds, lets them expire, runs every party's maintenance and measures
+// seconds (long enough that a busy CI machine redeems and uses them in time), lets them expire, runs every party's maintenance and measures
 // what stays on disk: twice (after half the flows and after all), so the
 // growth per flow is a difference of two measurements of the same world.
 // With the audit log capped (at a quarter of the flows, so the cap is
@@ -59,7 +59,7 @@ func TestDiskPerFlow(t *testing.T) {
 	auditCap := flows / 4 // reached before the first measurement
 	dir := t.TempDir()
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IDJAGTTL: 2 * time.Second, AccessTokenTTL: 2 * time.Second, ClockSkew: time.Second, IdPAuditMaxRows: auditCap})
+	sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IDJAGTTL: 10 * time.Second, AccessTokenTTL: 10 * time.Second, ClockSkew: time.Second, IdPAuditMaxRows: auditCap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func TestDiskPerFlow(t *testing.T) {
 	target := load.Target{IdPURL: sb.IdPURL, Agent0URL: sb.Agent0URL, Todo0URL: sb.Todo0URL, MCPResource: sb.MCPResource}
 	files := map[string]string{"idp": "idp/idp.db", "todo0": "todo0/todo0.db", "agent0": "agent0/agent0.db"}
 	step := func(n int) map[string]dbSize {
-		rep, err := load.Run(ctx, load.Config{Target: target, Concurrency: 16, Flows: n, Duration: 30 * time.Minute})
+		rep, err := load.Run(ctx, load.Config{Target: target, Concurrency: 8, Flows: n, Duration: 30 * time.Minute})
 		if err != nil || rep.Errors > 0 || !rep.OK() {
 			t.Fatalf("load: %v %+v", err, rep)
 		}
-		time.Sleep(4 * time.Second) // every ID-JAG, access token and replay record expires
+		time.Sleep(12 * time.Second) // every ID-JAG, access token and replay record expires
 		for _, p := range []interface{ Maintain(context.Context) error }{sb.IdP, sb.Todo0, sb.MCP, sb.Agent0} {
 			if err := p.Maintain(ctx); err != nil {
 				t.Fatal(err)
