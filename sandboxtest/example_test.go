@@ -48,7 +48,7 @@ func ExampleNew() {
 	// true
 	// true
 	// agent0 agent0-at-todo0
-	// alice alice-demo [agent0 todo0]
+	// alice alice-demo [agent0 todo0 wiki0]
 }
 
 // The Go MCP SDK's Cross App Access client (extauth.EnterpriseHandler)

@@ -134,8 +134,8 @@ func TestAdminAPIOperations(t *testing.T) {
 	}
 
 	// a new resource app, a new requesting client, and a connection between them
-	e.mustAdmin("POST", "/apps", map[string]any{"id": "wiki0", "name": "Wiki0", "audience": "http://localhost:7005", "resources": []string{"http://localhost:7006/mcp"}, "scopes": []string{"wiki.read", "wiki.write"}})
-	e.mustAdmin("POST", "/apps/wiki0/assignments", map[string]any{"user_id": "00u_alice"})
+	e.mustAdmin("POST", "/apps", map[string]any{"id": "notes0", "name": "Notes0", "audience": "http://localhost:7005", "resources": []string{"http://localhost:7006/mcp"}, "scopes": []string{"notes.read", "notes.write"}})
+	e.mustAdmin("POST", "/apps/notes0/assignments", map[string]any{"user_id": "00u_alice"})
 	cl := e.mustAdmin("POST", "/clients", map[string]any{"client_id": "bot0", "app_id": "agent0", "name": "Bot0",
 		"grant_types": []string{oauth.GrantTypeAuthorizationCode, oauth.GrantTypeTokenExchange}, "redirect_uris": []string{"http://localhost:7007/callback"}})
 	secret := cl.str("client_secret")
@@ -150,23 +150,23 @@ func TestAdminAPIOperations(t *testing.T) {
 		f := e.exchangeForm(alice.IDToken)
 		f.Set("audience", "http://localhost:7005")
 		f.Set("resource", "http://localhost:7006/mcp")
-		f.Set("scope", "wiki.read wiki.write")
+		f.Set("scope", "notes.read notes.write")
 		return f
 	}
 	if got := e.post("/oauth2/token", wikiForm(), basic("bot0", secret)); got.str("error") != "access_denied" {
 		t.Fatalf("no connection yet: %s", got.Body)
 	}
-	conn := e.mustAdmin("POST", "/connections", map[string]any{"client_id": "bot0", "resource_app_id": "wiki0", "resource_client_id": "bot0-at-wiki0",
-		"resources": []string{"http://localhost:7006/mcp"}, "scopes": []string{"wiki.read"}, "include_email": true})
+	conn := e.mustAdmin("POST", "/connections", map[string]any{"client_id": "bot0", "resource_app_id": "notes0", "resource_client_id": "bot0-at-notes0",
+		"resources": []string{"http://localhost:7006/mcp"}, "scopes": []string{"notes.read"}, "include_email": true})
 	connID := conn.str("id")
 	if conn.JSON["enabled"] != true || conn.str("audience") != "http://localhost:7005" {
 		t.Fatalf("connection: %s", conn.Body)
 	}
 	got := e.post("/oauth2/token", wikiForm(), basic("bot0", secret))
-	if got.Status != 200 || got.str("scope") != "wiki.read" {
+	if got.Status != 200 || got.str("scope") != "notes.read" {
 		t.Fatalf("exchange over the new connection: %d %s", got.Status, got.Body)
 	}
-	if _, c := peek(t, got.str("access_token")); c["client_id"] != "bot0-at-wiki0" || c["aud"] != "http://localhost:7005" || c["email"] != "alice@acme.example" {
+	if _, c := peek(t, got.str("access_token")); c["client_id"] != "bot0-at-notes0" || c["aud"] != "http://localhost:7005" || c["email"] != "alice@acme.example" {
 		t.Fatalf("ID-JAG claims: %v", c)
 	}
 	e.mustAdmin("PATCH", "/connections/"+connID, map[string]any{"enabled": false})
@@ -247,11 +247,11 @@ func TestAdminAPIOperations(t *testing.T) {
 			t.Errorf("no %s audit record for dave (have %v)", op, ops)
 		}
 	}
-	if err := json.Unmarshal([]byte(e.mustAdmin("GET", "/audit?app=wiki0&outcome=denied", nil).Body), &recs); err != nil {
+	if err := json.Unmarshal([]byte(e.mustAdmin("GET", "/audit?app=notes0&outcome=denied", nil).Body), &recs); err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) < 2 {
-		t.Fatalf("denied exchanges for wiki0: %+v", recs)
+		t.Fatalf("denied exchanges for notes0: %+v", recs)
 	}
 	for _, r := range recs {
 		if r.Outcome != "denied" || r.Reason == "" || r.Rule == "" {

@@ -20,7 +20,7 @@ import (
 //
 //	 1. requested_token_type = id-jag                     invalid_request
 //	 2. audience, subject_token, subject_token_type given invalid_request
-//	 3. subject_token_type is id_token or refresh_token    invalid_request
+//	 3. subject_token_type is id_token, saml2 or refresh_token invalid_request
 //	    authorization_details a JSON array (RFC 9396 2)      invalid_authorization_details
 //	    actor_token and actor_token_type together (RFC 8693 2.1) invalid_request
 //	    a DPoP proof, if sent, valid for POST to this endpoint invalid_dpop_proof
@@ -134,8 +134,10 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		sub, err = s.idTokenSubject(ctx, c, form.Get("subject_token"))
 	case oauth.TokenTypeRefreshToken:
 		sub, err = s.refreshTokenSubject(ctx, c, form.Get("subject_token"))
+	case oauth.TokenTypeSAML2:
+		sub, err = s.samlSubject(ctx, c, form.Get("subject_token")) // saml.go
 	default:
-		return nil, "", oauth.InvalidRequest("subject_token_type %q is not supported (use %s or %s)", stt, oauth.TokenTypeIDToken, oauth.TokenTypeRefreshToken).WithRule("IDJAG 4.3 subject_token_type")
+		return nil, "", oauth.InvalidRequest("subject_token_type %q is not supported (use %s, %s or %s)", stt, oauth.TokenTypeIDToken, oauth.TokenTypeSAML2, oauth.TokenTypeRefreshToken).WithRule("IDJAG 4.3 subject_token_type")
 	}
 	if err != nil {
 		return nil, "", err

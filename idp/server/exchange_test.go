@@ -56,7 +56,9 @@ func TestTokenExchangeRules(t *testing.T) {
 		{name: "checklist 6: audience missing", prep: func(t *testing.T, f url.Values) { f.Del("audience") }, status: 400, code: "invalid_request", rule: "required parameter"},
 		{name: "checklist 6: subject_token missing", prep: func(t *testing.T, f url.Values) { f.Del("subject_token") }, status: 400, code: "invalid_request", rule: "required parameter"},
 		{name: "checklist 6: subject_token_type missing", prep: func(t *testing.T, f url.Values) { f.Del("subject_token_type") }, status: 400, code: "invalid_request", rule: "required parameter"},
-		{name: "checklist 6: unsupported subject_token_type (saml2) -> invalid_request", prep: func(t *testing.T, f url.Values) { f.Set("subject_token_type", oauth.TokenTypeSAML2) }, status: 400, code: "invalid_request", rule: "subject_token_type"},
+		{name: "checklist 6: unsupported subject_token_type (saml1) -> invalid_request", prep: func(t *testing.T, f url.Values) {
+			f.Set("subject_token_type", "urn:ietf:params:oauth:token-type:saml1")
+		}, status: 400, code: "invalid_request", rule: "subject_token_type"},
 		{name: "IDJAG 4.3: one audience per ID-JAG", prep: func(t *testing.T, f url.Values) { f.Add("audience", "http://other.example") }, status: 400, code: "invalid_request", rule: "single audience"},
 
 		// checklist 1 client authentication: confidential clients only, 401

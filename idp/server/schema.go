@@ -153,4 +153,18 @@ var migrations = []string{
 	// Version 9: step-up. How recent (seconds) the user's sign-in must be for
 	// a connection's exchanges; 0 accepts any.
 	`ALTER TABLE managed_connections ADD COLUMN max_auth_age INTEGER NOT NULL DEFAULT 0;`,
+	// Version 10: SAML 2.0. The service providers among the clients (their entity id is
+	// the Audience of the assertions issued to them) and the IdP's RSA
+	// signing key for XML signatures, kept apart from the JWKS keys.
+	`CREATE TABLE saml_service_providers (
+		client_id TEXT PRIMARY KEY REFERENCES clients(id) ON DELETE CASCADE,
+		entity_id TEXT NOT NULL UNIQUE,
+		acs_url   TEXT NOT NULL
+	);
+	CREATE TABLE saml_signing_key (
+		id         INTEGER PRIMARY KEY CHECK (id = 1),
+		key_der    BLOB NOT NULL,   -- PKCS#8 RSA private key
+		cert_der   BLOB NOT NULL,   -- self-signed X.509, published in /saml/metadata
+		created_at INTEGER NOT NULL
+	);`,
 }

@@ -123,6 +123,7 @@ type Server struct {
 	db      *sql.DB
 	stmts   *sqlitedb.Stmts // the hot paths' prepared statements
 	keys    *keys.Set
+	samlKey *samlKey // XML-DSig key for SAML assertions (saml.go)
 	replay  *replay.Store
 	clients *clientauth.Authenticator
 	tmpl    *template.Template
@@ -160,6 +161,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaultSet()}
+	if s.samlKey, err = openSAMLKey(ctx, db, cfg.Issuer, s.now()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("idp: %w", err)
+	}
 	s.clients = &clientauth.Authenticator{
 		Clients:   registry{s},
 		Audiences: []string{cfg.Issuer, cfg.Issuer + "/oauth2/token"},
@@ -201,6 +206,8 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/oauth2/token", s.token)
 	r.HandleFunc("/oauth2/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/logout", s.endSession).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/saml/metadata", s.samlMetadata).Methods(http.MethodGet)
+	r.HandleFunc("/saml/sso", s.samlSSO).Methods(http.MethodGet)
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
 	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
 	s.consoleRoutes(r)

@@ -309,6 +309,9 @@ func (s *Server) seed(ctx context.Context) error {
 			demo.AppTodo0, cfg.Todo0URL, mustJSON([]string{mcpResource}), mustJSON(demo.Todo0Scopes)); err != nil {
 			return err
 		}
+		if err := exec(`INSERT INTO apps(id, name, audience, resources, scopes) VALUES (?, 'Wiki0', NULL, '[]', '[]')`, demo.AppWiki0); err != nil {
+			return err
+		}
 		for _, u := range demo.Users {
 			for _, a := range u.Apps {
 				if err := exec(`INSERT INTO assignments(user_id, app_id) VALUES (?, ?)`, u.ID, a); err != nil {
@@ -329,8 +332,11 @@ func (s *Server) seed(ctx context.Context) error {
 			mustJSON([]string{cfg.Todo0URL + "/callback"})); err != nil {
 			return err
 		}
-		return exec(`INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, authorization_details) VALUES (?,?,?,?,?,?,1,1,?)`,
+		if err := exec(`INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, authorization_details) VALUES (?,?,?,?,?,?,1,1,?)`,
 			"mc_agent0_todo0", demo.Agent0IdPClientID, demo.AppTodo0, mustJSON([]string{mcpResource}), mustJSON(demo.Todo0Scopes), demo.Agent0Todo0ClientID,
-			mustJSON([]rar.Allowed{{Type: demo.Todo0TodosDetailType, Actions: demo.Agent0Todo0DetailActions}}))
+			mustJSON([]rar.Allowed{{Type: demo.Todo0TodosDetailType, Actions: demo.Agent0Todo0DetailActions}})); err != nil {
+			return err
+		}
+		return seedWiki0(ctx, tx, mcpResource)
 	})
 }

@@ -25,13 +25,15 @@ type User struct {
 const (
 	AppAgent0 = "agent0"
 	AppTodo0  = "todo0"
+	// AppWiki0 is a second requesting app that signs in with SAML 2.0.
+	AppWiki0 = "wiki0"
 )
 
 // Users of the seeded world.
 var Users = []User{
-	{ID: "00u_alice", Username: "alice", Password: "alice-demo", Name: "Alice Anderson", Email: "alice@acme.example", Active: true, Apps: []string{AppAgent0, AppTodo0}},
-	{ID: "00u_bob", Username: "bob", Password: "bob-demo", Name: "Bob Brown", Email: "bob@acme.example", Active: true, Apps: []string{AppAgent0}},
-	{ID: "00u_carol", Username: "carol", Password: "carol-demo", Name: "Carol Chen", Email: "carol@acme.example", Active: false, Apps: []string{AppAgent0, AppTodo0}},
+	{ID: "00u_alice", Username: "alice", Password: "alice-demo", Name: "Alice Anderson", Email: "alice@acme.example", Active: true, Apps: []string{AppAgent0, AppTodo0, AppWiki0}},
+	{ID: "00u_bob", Username: "bob", Password: "bob-demo", Name: "Bob Brown", Email: "bob@acme.example", Active: true, Apps: []string{AppAgent0, AppWiki0}},
+	{ID: "00u_carol", Username: "carol", Password: "carol-demo", Name: "Carol Chen", Email: "carol@acme.example", Active: false, Apps: []string{AppAgent0, AppTodo0, AppWiki0}},
 	{ID: "00u_admin", Username: "admin", Password: "admin-demo", Name: "Acme Admin", Email: "admin@acme.example", Active: true, Admin: true},
 }
 
@@ -47,6 +49,16 @@ const (
 	// at the IdP, which the managed connection maps.
 	Agent0Todo0ClientID     = "agent0-at-todo0"
 	Agent0Todo0ClientSecret = "agent0-todo0-secret"
+	// Wiki0 at the IdP: a SAML 2.0 service provider (no program of its own
+	// in the sandbox) that trades its users' SAML assertions for ID-JAGs.
+	Wiki0IdPClientID     = "wiki0"
+	Wiki0IdPClientSecret = "wiki0-idp-secret"
+	// Wiki0's client id at the Todo0 authorization server, which the managed
+	// connection wiki0 -> Todo0 names.
+	Wiki0Todo0ClientID = "wiki0-at-todo0"
+	// Wiki0's SAML entity id and assertion consumer service (ACS) URL.
+	Wiki0EntityID = "urn:acme:sp:wiki0"
+	Wiki0ACSURL   = "http://localhost:7005/saml/acs"
 	// Todo0 MCP's service client at Todo0, for the todo API.
 	MCPServiceClientID     = "todo0-mcp"
 	MCPServiceClientSecret = "todo0-mcp-service-secret"
