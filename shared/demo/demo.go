@@ -55,7 +55,8 @@ const (
 	Wiki0IdPClientSecret = "wiki0-idp-secret"
 	// Wiki0's client id at the Todo0 authorization server, which the managed
 	// connection wiki0 -> Todo0 names.
-	Wiki0Todo0ClientID = "wiki0-at-todo0"
+	Wiki0Todo0ClientID     = "wiki0-at-todo0"
+	Wiki0Todo0ClientSecret = "wiki0-todo0-secret"
 	// Wiki0's SAML entity id and assertion consumer service (ACS) URL.
 	Wiki0EntityID = "urn:acme:sp:wiki0"
 	Wiki0ACSURL   = "http://localhost:7005/saml/acs"

@@ -306,6 +306,9 @@ func (s *Server) client(ctx context.Context, id string) (*client, error) {
 // agent0Methods are the token endpoint auth methods of agent0-at-todo0.
 const agent0Methods = `["client_secret_basic","client_secret_post","private_key_jwt"]`
 
+// wiki0Methods are the token endpoint auth methods of wiki0-at-todo0.
+const wiki0Methods = `["client_secret_basic","client_secret_post"]`
+
 // seed registers the demo clients on a fresh database.
 func (s *Server) seed(ctx context.Context) error {
 	var n int
@@ -318,14 +321,22 @@ func (s *Server) seed(ctx context.Context) error {
 		// Agent0 had private_key_jwt at Todo0 gets it now.
 		_, err := s.db.ExecContext(ctx, `UPDATE clients SET jwks_uri = ?, auth_methods = ? WHERE id = ?`,
 			s.cfg.Agent0JWKSURI, agent0Methods, demo.Agent0Todo0ClientID)
+		if err != nil {
+			return err
+		}
+		// Wiki0, the SAML requesting app, joined the demo world later.
+		_, err = s.db.ExecContext(ctx, `INSERT OR IGNORE INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Wiki0', 'requesting_app', ?, ?, '')`,
+			demo.Wiki0Todo0ClientID, clientauth.HashSecret(demo.Wiki0Todo0ClientSecret), wiki0Methods)
 		return err
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		// Agent0 may authenticate with its secret or, with private_key_jwt,
 		// with the keys it publishes at Agent0JWKSURI.
-		_, err := tx.ExecContext(ctx, `INSERT INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Agent0', 'requesting_app', ?, ?, ?), (?, 'Todo0 MCP', 'service', ?, ?, '')`,
+		// Wiki0 (the SAML requesting app) has a secret only.
+		_, err := tx.ExecContext(ctx, `INSERT INTO clients(id, name, kind, secret_hash, auth_methods, jwks_uri) VALUES (?, 'Agent0', 'requesting_app', ?, ?, ?), (?, 'Todo0 MCP', 'service', ?, ?, ''), (?, 'Wiki0', 'requesting_app', ?, ?, '')`,
 			demo.Agent0Todo0ClientID, clientauth.HashSecret(demo.Agent0Todo0ClientSecret), agent0Methods, s.cfg.Agent0JWKSURI,
-			demo.MCPServiceClientID, clientauth.HashSecret(demo.MCPServiceClientSecret), `["client_secret_basic"]`)
+			demo.MCPServiceClientID, clientauth.HashSecret(demo.MCPServiceClientSecret), `["client_secret_basic"]`,
+			demo.Wiki0Todo0ClientID, clientauth.HashSecret(demo.Wiki0Todo0ClientSecret), wiki0Methods)
 		return err
 	})
 }
