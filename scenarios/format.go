@@ -102,8 +102,10 @@ type Client struct {
 type SignIn struct {
 	User     string `yaml:"user"`
 	Password string `yaml:"password"` // default: the demo password
-	// Client is the Acme client signing the user in: agent0 (default) or
-	// todo0 (Todo0's own SSO), for an ID token issued to another client.
+	// Client is the Acme client signing the user in: agent0 (default),
+	// todo0 (Todo0's own SSO), for an ID token issued to another client, or
+	// wiki0 (SAML Web SSO in the user's browser, which needs an Acme session
+	// from an earlier sign_in; saves the assertion as saml_assertion).
 	Client string `yaml:"client"`
 	// Prompt is sent as prompt: login asks for the password again even with
 	// an Acme session (a fresh sign-in, for step-up).

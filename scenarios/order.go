@@ -12,6 +12,7 @@ var sequenceOrder = []string{
 	"exchange-bad-request", "client-credentials", "id-token-other-client", "forged-id-token", "expired-id-token",
 	"unknown-audience", "no-managed-connection", "user-not-assigned", "user-deactivated", "scope-narrowing",
 	"rich-authorization-requests", "rich-authorization-refusals", "actor-token", "step-up",
+	"saml-subject-token", "saml-subject-token-refusals",
 	"id-jag-times", "missing-claims", "faults-idp-id-jag",
 	"wrong-typ", "alg-attacks", "forged-signature", "wrong-audience", "client-id-mismatch", "expired-id-jag",
 	"replayed-id-jag", "resource-not-ours", "unsupported-grant", "faults-todo0-as",

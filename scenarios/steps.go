@@ -45,6 +45,9 @@ func password(user, given string) string {
 // PKCE at Acme, the login form filled headlessly, then the code exchanged
 // for an ID token and refresh token.
 func (r *run) signIn(ctx context.Context, st *Step, sr *StepReport) (Outcome, error) {
+	if st.SignIn.Client == "wiki0" {
+		return r.samlSignIn(ctx, st, sr) // saml.go
+	}
 	user := st.SignIn.User
 	b := r.browser(user)
 	verifier := randomString() + randomString() // 64 characters; RFC 7636 4.1 wants 43 to 128

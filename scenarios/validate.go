@@ -248,7 +248,7 @@ func validateStep(file string, sn *yaml.Node, path string, st *Step) error {
 			return err
 		}
 		if st.SignIn.Client != "" {
-			if err := oneOf(st.SignIn.Client, "client", []string{"agent0", "todo0"}); err != nil {
+			if err := oneOf(st.SignIn.Client, "client", []string{"agent0", "todo0", "wiki0"}); err != nil {
 				return err
 			}
 		}
