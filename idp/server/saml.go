@@ -24,6 +24,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
 )
 
@@ -211,7 +212,7 @@ func parseAuthnRequest(v string) (*authnRequest, error) {
 
 var samlPostForm = template.Must(template.New("post").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Signing you in to {{.Name}}</title></head>
-<body onload="document.forms[0].submit()">
+<body>
 <form method="post" action="{{.ACS}}">
 <input type="hidden" name="SAMLResponse" value="{{.Response}}">
 {{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
@@ -220,8 +221,8 @@ var samlPostForm = template.Must(template.New("post").Parse(`<!doctype html>
 </form></body></html>`))
 
 // samlSSO answers an SP-initiated AuthnRequest for a user with a live Acme
-// session: a signed assertion in a Response, posted to the SP's registered
-// ACS URL (never one taken from the request that differs from it).
+// session: a signed assertion in a Response, in a form the browser posts to
+// the SP's registered ACS URL (never one taken from the request that differs from it).
 func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	a, err := parseAuthnRequest(r.URL.Query().Get("SAMLRequest"))
@@ -267,12 +268,11 @@ func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(ctx, auditRecord{Event: "saml_sso", Outcome: "ok", ClientID: c.ID, UserID: u.ID, Detail: map[string]any{"sid": sess.SID}})
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = samlPostForm.Execute(w, map[string]string{
+	// No script (the pages' CSP allows none): the user presses Continue.
+	httpx.RenderHTML(w, samlPostForm, http.StatusOK, "post", map[string]string{
 		"Name": c.Name, "ACS": sp.ACSURL, "RelayState": r.URL.Query().Get("RelayState"),
 		"Response": base64.StdEncoding.EncodeToString(resp),
-	})
+	}, "", s.log)
 }
 
 // samlResponse is a samlp:Response carrying one signed assertion.

@@ -353,6 +353,10 @@ func TestSAMLWebSSO(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Body, `action="`+demo.Wiki0ACSURL+`"`) || !strings.Contains(r.Body, `value="page-7"`) {
 		t.Fatalf("SSO: %d %s", r.Status, r.Body)
 	}
+	// The page carries a bearer assertion: never cached, never framed.
+	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("SSO page headers: %v", r.Header)
+	}
 	m := samlResponseField.FindStringSubmatch(r.Body)
 	if m == nil {
 		t.Fatal("no SAMLResponse in the form")
