@@ -91,7 +91,7 @@ func find(a *etree.Element, path string) *etree.Element {
 	return el
 }
 
-func xmlBytes(t *testing.T, el *etree.Element) []byte {
+func xmlBytes(t testing.TB, el *etree.Element) []byte {
 	t.Helper()
 	doc := etree.NewDocument()
 	doc.SetRoot(el.Copy())
@@ -102,7 +102,7 @@ func xmlBytes(t *testing.T, el *etree.Element) []byte {
 	return b
 }
 
-func samlToken(t *testing.T, el *etree.Element) string {
+func samlToken(t testing.TB, el *etree.Element) string {
 	return base64.RawURLEncoding.EncodeToString(xmlBytes(t, el))
 }
 
@@ -316,7 +316,7 @@ func foreignSAMLSigner(t *testing.T) *dsig.SigningContext {
 }
 
 // authnRequestParam is an HTTP-Redirect binding SAMLRequest from issuer.
-func authnRequestParam(t *testing.T, issuer, acs string) string {
+func authnRequestParam(t testing.TB, issuer, acs string) string {
 	t.Helper()
 	req := etree.NewElement("samlp:AuthnRequest")
 	req.CreateAttr("xmlns:samlp", samlProtocolNS)
@@ -435,4 +435,51 @@ func mustGet(t *testing.T, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// FuzzSAMLInputs: whatever arrives as a SAMLRequest or as a saml2 subject
+// token, the IdP answers with an error or a subject and never panics; a
+// subject only ever comes from an assertion its own key signed.
+func FuzzSAMLInputs(f *testing.F) {
+	ctx := context.Background()
+	s, err := New(ctx, Config{Issuer: "http://127.0.0.1:1", DataDir: f.TempDir(), Logger: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	sp, err := s.spBy(ctx, "client_id", demo.Wiki0IdPClientID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := s.client(ctx, demo.Wiki0IdPClientID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sess := &session{SID: "sid_fuzz", UserID: "00u_alice", AuthTime: time.Now()}
+	if _, err := s.db.Exec(`INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at) VALUES (?,?,?,?,?)`,
+		sess.SID, hashToken("fuzz"), sess.UserID, sess.AuthTime.Unix(), time.Now().Add(time.Hour).Unix()); err != nil {
+		f.Fatal(err)
+	}
+	a, err := s.samlAssertion(sp, sess.UserID, sess, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed := xmlBytes(f, a)
+	valid := base64.RawURLEncoding.EncodeToString(signed)
+	f.Add(valid)
+	f.Add(valid[:len(valid)/2])
+	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="x"/>`)))
+	f.Add(authnRequestParam(f, demo.Wiki0EntityID, demo.Wiki0ACSURL))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, in string) {
+		_, _ = parseAuthnRequest(in)
+		sub, err := s.samlSubject(ctx, c, in)
+		if err != nil {
+			return
+		}
+		// Only the signed bytes yield a subject (padding aside, the same token).
+		if raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimRight(in, "=")); !bytes.Equal(raw, signed) {
+			t.Fatalf("accepted an assertion the IdP did not issue: subject %+v", sub)
+		}
+	})
 }
