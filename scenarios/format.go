@@ -104,8 +104,8 @@ type SignIn struct {
 	Password string `yaml:"password"` // default: the demo password
 	// Client is the Acme client signing the user in: agent0 (default),
 	// todo0 (Todo0's own SSO), for an ID token issued to another client, or
-	// wiki0 (SAML Web SSO in the user's browser, which needs an Acme session
-	// from an earlier sign_in; saves the assertion as saml_assertion).
+	// wiki0 (SAML Web SSO in the user's browser, signing in at Acme if
+	// there is no session yet; saves the assertion as saml_assertion).
 	Client string `yaml:"client"`
 	// Prompt is sent as prompt: login asks for the password again even with
 	// an Acme session (a fresh sign-in, for step-up).

@@ -20,9 +20,12 @@ import (
 // errorPage reads the code and description of an Acme error page.
 var errorPage = regexp.MustCompile(`<code>([a-z_]+)</code>\s*([^<]*)</p>`)
 
+// signInAlert is the message of Acme's SAML sign-in form.
+var signInAlert = regexp.MustCompile(`<p role="alert">([^<]*)</p>`)
+
 // samlSignIn plays Wiki0, the SAML service provider: an SP-initiated
-// AuthnRequest (HTTP-Redirect binding) in the user's browser, which needs
-// the user's Acme session from an earlier sign_in (single sign-on). The
+// AuthnRequest (HTTP-Redirect binding) in the user's browser; with no Acme
+// session yet the runner fills in Acme's sign-in form, as sign_in does. The
 // assertion in the SAMLResponse Acme posts to Wiki0's ACS is saved
 // base64url-encoded (RFC 8693 3) as saml_assertion, ready to be an
 // exchange's subject_token.
@@ -44,6 +47,25 @@ func (r *run) samlSignIn(ctx context.Context, st *Step, sr *StepReport) (Outcome
 		return Outcome{}, err
 	}
 	call.Status = p.Status
+	if _, _, lerr := p.Form("/saml/sso"); lerr == nil {
+		// No Acme session yet: Acme's sign-in form, filled in as the user.
+		call.Body = "(Acme's sign-in form for Wiki0)"
+		login := &Call{Party: "idp", Method: http.MethodPost, URL: r.t.IdP + "/saml/sso"}
+		sr.Calls = append(sr.Calls, login)
+		start := time.Now()
+		p, err = r.browser(st.SignIn.User).SubmitForm(ctx, p, "/saml/sso", url.Values{"username": {st.SignIn.User}, "password": {password(st.SignIn.User, st.SignIn.Password)}})
+		login.Elapsed = time.Since(start).Round(time.Millisecond).String()
+		if err != nil {
+			login.Err = err.Error()
+			return Outcome{}, err
+		}
+		login.Status = p.Status
+		call = login
+		if m := signInAlert.FindStringSubmatch(p.Body); m != nil && p.Status != http.StatusOK {
+			call.Body = "(the sign-in form, filled in as " + st.SignIn.User + ") " + html.UnescapeString(m[1])
+			return Outcome{RefusedBy: "idp", Status: p.Status, Error: "sign_in_failed", Description: html.UnescapeString(m[1])}, nil
+		}
+	}
 	_, vals, ferr := p.Form(demo.Wiki0ACSURL)
 	if ferr != nil {
 		out := Outcome{RefusedBy: "idp", Status: p.Status, Error: "no_saml_response", Description: "no form posting to Wiki0's ACS"}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
@@ -210,7 +211,7 @@ func parseAuthnRequest(v string) (*authnRequest, error) {
 	return a, nil
 }
 
-var samlPostForm = template.Must(template.New("post").Parse(`<!doctype html>
+var samlPages = template.Must(template.New("post").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Signing you in to {{.Name}}</title></head>
 <body>
 <form method="post" action="{{.ACS}}">
@@ -220,28 +221,58 @@ var samlPostForm = template.Must(template.New("post").Parse(`<!doctype html>
 <button type="submit">Continue</button>
 </form></body></html>`))
 
-// samlSSO answers an SP-initiated AuthnRequest for a user with a live Acme
-// session: a signed assertion in a Response, in a form the browser posts to
-// the SP's registered ACS URL (never one taken from the request that differs from it).
-func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
+func init() {
+	template.Must(samlPages.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to Acme</title></head>
+<body>
+<h1>Sign in to Acme to continue to {{.Name}}</h1>
+{{if .Message}}<p role="alert">{{.Message}}</p>{{end}}
+<form method="post" action="/saml/sso">
+<input type="hidden" name="SAMLRequest" value="{{.SAMLRequest}}">
+{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<label>Username <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button>
+</form></body></html>`))
+}
+
+// samlCSRFCookie guards the SAML sign-in form (double submit, like /login).
+const samlCSRFCookie = "acme_idp_saml_csrf"
+
+// samlRequest reads and checks an AuthnRequest: a registered SP, and its
+// registered ACS URL if the request names one. It writes the error page
+// and returns nils when the request is refused.
+func (s *Server) samlRequest(w http.ResponseWriter, r *http.Request, raw string) (*authnRequest, *serviceProvider, *client) {
 	ctx := r.Context()
-	a, err := parseAuthnRequest(r.URL.Query().Get("SAMLRequest"))
+	a, err := parseAuthnRequest(raw)
 	if err != nil {
 		s.renderError(w, oauth.InvalidRequest("%v", err))
-		return
+		return nil, nil, nil
 	}
 	sp, err := s.spBy(ctx, "entity_id", a.Issuer)
 	if err != nil {
 		s.renderError(w, oauth.InvalidRequest("%q is not a SAML service provider registered at Acme", a.Issuer))
-		return
+		return nil, nil, nil
 	}
 	if a.ACSURL != "" && a.ACSURL != sp.ACSURL {
 		s.renderError(w, oauth.InvalidRequest("AssertionConsumerServiceURL is not the one registered for %s", sp.EntityID))
-		return
+		return nil, nil, nil
 	}
 	c, err := s.client(ctx, sp.ClientID)
 	if err != nil {
 		s.renderError(w, oauth.ServerError(err))
+		return nil, nil, nil
+	}
+	return a, sp, c
+}
+
+// samlSSO answers an SP-initiated AuthnRequest: with a live Acme session at
+// once, otherwise after the user signs in on Acme's SAML sign-in form.
+func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	a, sp, c := s.samlRequest(w, r, q.Get("SAMLRequest"))
+	if a == nil {
 		return
 	}
 	sess, u, err := s.currentSession(r)
@@ -250,9 +281,78 @@ func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess == nil {
-		s.renderError(w, oauth.Errorf(oauth.ErrLoginRequired, "sign in to Acme first, then return to %s", c.Name))
+		s.samlLoginForm(w, r, c, q.Get("SAMLRequest"), q.Get("RelayState"), "", http.StatusOK)
 		return
 	}
+	s.samlAnswer(w, r, a, sp, c, sess, u, q.Get("RelayState"))
+}
+
+func (s *Server) samlLoginForm(w http.ResponseWriter, r *http.Request, c *client, samlRequest, relayState, msg string, status int) {
+	token := ""
+	if ck, err := r.Cookie(samlCSRFCookie); err == nil && len(ck.Value) >= 32 {
+		token = ck.Value
+	} else {
+		token = randomToken()
+		http.SetCookie(w, &http.Cookie{Name: samlCSRFCookie, Value: token, Path: "/saml/sso", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.SecureCookie(s.cfg.Issuer, r)})
+	}
+	httpx.RenderHTML(w, samlPages, status, "login", map[string]string{
+		"Name": c.Name, "SAMLRequest": samlRequest, "RelayState": relayState, "CSRF": token, "Message": msg,
+	}, "", s.log)
+}
+
+// samlLogin is the SAML sign-in form's POST: the same password check and
+// session as /login, then the assertion.
+func (s *Server) samlLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, oauth.InvalidRequest("malformed form"))
+		return
+	}
+	f := r.PostForm
+	a, sp, c := s.samlRequest(w, r, f.Get("SAMLRequest"))
+	if a == nil {
+		return
+	}
+	again := func(msg string, status int) {
+		s.samlLoginForm(w, r, c, f.Get("SAMLRequest"), f.Get("RelayState"), msg, status)
+	}
+	ck, err := r.Cookie(samlCSRFCookie)
+	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(f.Get("csrf"))) != 1 {
+		again("Your sign-in form expired. Please try again.", http.StatusForbidden)
+		return
+	}
+	u, err := s.userBy(r.Context(), "username", strings.TrimSpace(f.Get("username")))
+	if err != nil && !errors.Is(err, errNotFound) {
+		s.renderError(w, oauth.ServerError(err))
+		return
+	}
+	stored := dummyHash // same work whether or not the user exists
+	if u != nil {
+		stored = u.PasswordHash
+	}
+	if ok := checkPassword(stored, f.Get("password")); u == nil || !ok {
+		s.audit(r.Context(), auditRecord{Event: "sign_in", Outcome: "failed", ClientID: c.ID, Reason: "wrong username or password"})
+		again("Wrong username or password.", http.StatusUnauthorized)
+		return
+	}
+	if !u.Active {
+		s.audit(r.Context(), auditRecord{Event: "sign_in", Outcome: "failed", ClientID: c.ID, UserID: u.ID, Reason: "user deactivated"})
+		again("This account has been deactivated by your administrator.", http.StatusForbidden)
+		return
+	}
+	sess, err := s.createSession(w, r, u)
+	if err != nil {
+		s.renderError(w, oauth.ServerError(err))
+		return
+	}
+	s.audit(r.Context(), auditRecord{Event: "sign_in", Outcome: "ok", ClientID: c.ID, UserID: u.ID, Detail: map[string]any{"sid": sess.SID}})
+	s.samlAnswer(w, r, a, sp, c, sess, u, f.Get("RelayState"))
+}
+
+// samlAnswer issues the assertion for a signed-in user: a Response in a form
+// the browser posts to the SP's registered ACS URL (never one taken from
+// the request that differs from it).
+func (s *Server) samlAnswer(w http.ResponseWriter, r *http.Request, a *authnRequest, sp *serviceProvider, c *client, sess *session, u *user, relayState string) {
+	ctx := r.Context()
 	if !u.Active {
 		s.renderError(w, oauth.AccessDenied("user %s is deactivated", u.Username))
 		return
@@ -269,8 +369,8 @@ func (s *Server) samlSSO(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(ctx, auditRecord{Event: "saml_sso", Outcome: "ok", ClientID: c.ID, UserID: u.ID, Detail: map[string]any{"sid": sess.SID}})
 	// No script (the pages' CSP allows none): the user presses Continue.
-	httpx.RenderHTML(w, samlPostForm, http.StatusOK, "post", map[string]string{
-		"Name": c.Name, "ACS": sp.ACSURL, "RelayState": r.URL.Query().Get("RelayState"),
+	httpx.RenderHTML(w, samlPages, http.StatusOK, "post", map[string]string{
+		"Name": c.Name, "ACS": sp.ACSURL, "RelayState": relayState,
 		"Response": base64.StdEncoding.EncodeToString(resp),
 	}, "", s.log)
 }

@@ -391,7 +391,6 @@ func TestSAMLWebSSO(t *testing.T) {
 		status  int
 		code    string
 	}{
-		{"SAML: no Acme session -> login_required", url.Values{"SAMLRequest": {authnRequestParam(t, demo.Wiki0EntityID, "")}}, false, 400, "login_required"},
 		{"SAML: unknown service provider", url.Values{"SAMLRequest": {authnRequestParam(t, "urn:acme:sp:nobody", "")}}, true, 400, "invalid_request"},
 		{"SAML: ACS URL not the registered one", url.Values{"SAMLRequest": {authnRequestParam(t, demo.Wiki0EntityID, "http://evil.example/acs")}}, true, 400, "invalid_request"},
 		{"SAML: SAMLRequest not DEFLATE+base64", url.Values{"SAMLRequest": {"not-a-request"}}, true, 400, "invalid_request"},
@@ -401,6 +400,75 @@ func TestSAMLWebSSO(t *testing.T) {
 			r := get(t, tc.q, tc.session)
 			if r.Status != tc.status || !strings.Contains(r.Body, tc.code) || strings.Contains(r.Body, "SAMLResponse") {
 				t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// TestSAMLSignIn: without an Acme session the AuthnRequest gets Acme's
+// sign-in form (CSRF-protected like /login); a good password starts the
+// session and answers with the assertion, a bad one or a deactivated user
+// gets none.
+func TestSAMLSignIn(t *testing.T) {
+	e := newEnv(t)
+	req := authnRequestParam(t, demo.Wiki0EntityID, "")
+	csrfRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	// form fetches the sign-in form in a fresh browser: its CSRF cookie and token.
+	form := func(t *testing.T) (*http.Cookie, string) {
+		r := e.do(mustGet(t, e.ts.URL+"/saml/sso?"+url.Values{"SAMLRequest": {req}}.Encode()))
+		m := csrfRe.FindStringSubmatch(r.Body)
+		if r.Status != 200 || m == nil || strings.Contains(r.Body, "SAMLResponse") {
+			t.Fatalf("no sign-in form without a session: %d %s", r.Status, r.Body)
+		}
+		for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+			if ck.Name == samlCSRFCookie {
+				return ck, m[1]
+			}
+		}
+		t.Fatal("no CSRF cookie")
+		return nil, ""
+	}
+	post := func(t *testing.T, ck *http.Cookie, f url.Values) response {
+		f.Set("SAMLRequest", req)
+		r, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/saml/sso", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if ck != nil {
+			r.AddCookie(ck)
+		}
+		return e.do(r)
+	}
+	for _, tc := range []struct {
+		name, user, password string
+		noCookie             bool
+		status               int
+		want                 string
+	}{
+		{name: "a good password: the assertion", user: "alice", password: "alice-demo", status: 200, want: "SAMLResponse"},
+		{name: "a wrong password: the form again", user: "alice", password: "nope", status: 401, want: "Wrong username or password"},
+		{name: "an unknown user: the same answer", user: "nobody", password: "x", status: 401, want: "Wrong username or password"},
+		{name: "a deactivated user", user: "carol", password: "carol-demo", status: 403, want: "deactivated"},
+		{name: "no CSRF cookie (a cross-site post)", user: "alice", password: "alice-demo", noCookie: true, status: 403, want: "expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck, token := form(t)
+			if tc.noCookie {
+				ck = nil
+			}
+			r := post(t, ck, url.Values{"username": {tc.user}, "password": {tc.password}, "csrf": {token}})
+			if r.Status != tc.status || !strings.Contains(r.Body, tc.want) {
+				t.Fatalf("got %d %s; want %d with %q", r.Status, r.Body, tc.status, tc.want)
+			}
+			if tc.status != 200 && strings.Contains(r.Body, "SAMLResponse") {
+				t.Fatal("an assertion without a good sign-in")
+			}
+			if tc.status == 200 {
+				var acme bool
+				for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+					acme = acme || c.Name == sessionCookie
+				}
+				if !acme {
+					t.Error("signing in for Wiki0 started no Acme session (no single sign-on for the next app)")
+				}
 			}
 		})
 	}

@@ -208,6 +208,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/logout", s.endSession).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/saml/metadata", s.samlMetadata).Methods(http.MethodGet)
 	r.HandleFunc("/saml/sso", s.samlSSO).Methods(http.MethodGet)
+	r.HandleFunc("/saml/sso", s.samlLogin).Methods(http.MethodPost)
 	r.HandleFunc("/", s.home).Methods(http.MethodGet)
 	s.adminAPIRoutes(r.PathPrefix("/admin/api").Subrouter())
 	s.consoleRoutes(r)
