@@ -21,7 +21,7 @@ import (
 var errorPage = regexp.MustCompile(`<code>([a-z_]+)</code>\s*([^<]*)</p>`)
 
 // signInAlert is the message of Acme's SAML sign-in form.
-var signInAlert = regexp.MustCompile(`<p role="alert">([^<]*)</p>`)
+var signInAlert = regexp.MustCompile(`role="alert">([^<]*)</p>`)
 
 // samlSignIn plays Wiki0, the SAML service provider: an SP-initiated
 // AuthnRequest (HTTP-Redirect binding) in the user's browser; with no Acme

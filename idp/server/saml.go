@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"math/big"
 	"net/http"
@@ -211,33 +210,8 @@ func parseAuthnRequest(v string) (*authnRequest, error) {
 	return a, nil
 }
 
-var samlPages = template.Must(template.New("post").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Signing you in to {{.Name}}</title></head>
-<body>
-<form method="post" action="{{.ACS}}">
-<input type="hidden" name="SAMLResponse" value="{{.Response}}">
-{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
-<p>Acme signed you in. Continue to {{.Name}}.</p>
-<button type="submit">Continue</button>
-</form></body></html>`))
-
-func init() {
-	template.Must(samlPages.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in to Acme</title></head>
-<body>
-<h1>Sign in to Acme to continue to {{.Name}}</h1>
-{{if .Message}}<p role="alert">{{.Message}}</p>{{end}}
-<form method="post" action="/saml/sso">
-<input type="hidden" name="SAMLRequest" value="{{.SAMLRequest}}">
-{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<label>Username <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button>
-</form></body></html>`))
-}
-
-// samlCSRFCookie guards the SAML sign-in form (double submit, like /login).
+// samlCSRFCookie guards the SAML sign-in form (double submit, like /login;
+// the form is login.html posting to /saml/sso).
 const samlCSRFCookie = "acme_idp_saml_csrf"
 
 // samlRequest reads and checks an AuthnRequest: a registered SP, and its
@@ -295,9 +269,14 @@ func (s *Server) samlLoginForm(w http.ResponseWriter, r *http.Request, c *client
 		token = randomToken()
 		http.SetCookie(w, &http.Cookie{Name: samlCSRFCookie, Value: token, Path: "/saml/sso", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: httpx.SecureCookie(s.cfg.Issuer, r)})
 	}
-	httpx.RenderHTML(w, samlPages, status, "login", map[string]string{
-		"Name": c.Name, "SAMLRequest": samlRequest, "RelayState": relayState, "CSRF": token, "Message": msg,
-	}, "", s.log)
+	hidden := map[string]string{"SAMLRequest": samlRequest}
+	if relayState != "" {
+		hidden["RelayState"] = relayState
+	}
+	s.render(w, status, "login.html", map[string]any{
+		"Client": c.Name, "Action": "/saml/sso", "Hidden": hidden, "CSRF": token, "Error": msg,
+		"Username": r.PostFormValue("username"), "DemoUsers": demo.Users,
+	})
 }
 
 // samlLogin is the SAML sign-in form's POST: the same password check and
@@ -369,10 +348,10 @@ func (s *Server) samlAnswer(w http.ResponseWriter, r *http.Request, a *authnRequ
 	}
 	s.audit(ctx, auditRecord{Event: "saml_sso", Outcome: "ok", ClientID: c.ID, UserID: u.ID, Detail: map[string]any{"sid": sess.SID}})
 	// No script (the pages' CSP allows none): the user presses Continue.
-	httpx.RenderHTML(w, samlPages, http.StatusOK, "post", map[string]string{
+	s.render(w, http.StatusOK, "saml_post.html", map[string]any{
 		"Name": c.Name, "ACS": sp.ACSURL, "RelayState": relayState,
 		"Response": base64.StdEncoding.EncodeToString(resp),
-	}, "", s.log)
+	})
 }
 
 // samlResponse is a samlp:Response carrying one signed assertion.
