@@ -136,6 +136,20 @@ mutant idp-step-up idp/server 'TestExchangeStepUp' \
 mutant agent0-step-up-not-sticky agent0/server 'TestClientStepUpIsNotARefusal' \
 	agent0/server/connect.go 's/return false \/\/ not a refusal/return true \/\/ not a refusal/'
 
+# --- SAML 2.0 subject tokens (ID-JAG draft 4.3.3, RFC 7522 3) ---
+mutant idp-saml-signature idp/server 'TestSAMLSubjectTokenRules' \
+	idp/server/saml.go 's{a, err := vc\.Validate\(doc\.Root\(\)\)}{a, err := doc.Root(), error(nil)\n\t_ = vc}'
+mutant idp-saml-issuer idp/server 'TestSAMLSubjectTokenRules' \
+	idp/server/saml.go 's{strings\.TrimSpace\(iss\.Text\(\)\) != s\.cfg\.Issuer}{false}'
+mutant idp-saml-audience idp/server 'TestSAMLSubjectTokenRules' \
+	idp/server/saml.go 's#if !ok \{ // SAML core#if false && !ok { // SAML core#'
+mutant idp-saml-expiry idp/server 'TestSAMLSubjectTokenRules' \
+	idp/server/saml.go 's#if !now\.Add\(-skew\)\.Before\(exp\) \{#if false && !now.Add(-skew).Before(exp) {#'
+mutant idp-saml-recipient idp/server 'TestSAMLSubjectTokenRules' \
+	idp/server/saml.go 's#if d\.SelectAttrValue\("Recipient", ""\) != acs \{#if false {#'
+mutant idp-saml-hook idp/server 'TestSAMLSubjectToken$' \
+	idp/server/exchange.go 's{\tcase oauth\.TokenTypeSAML2:\n\t\tsub, err = s\.samlSubject\(ctx, c, form\.Get\("subject_token"\)\) // saml\.go\n}{}'
+
 end=$(date +%s)
 echo "mutants: $total, killed $killed, survived $survived, broken $broken ($((end - start))s)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]
