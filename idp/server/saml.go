@@ -48,7 +48,6 @@ const (
 	samlPersistent  = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 	samlSuccess     = "urn:oasis:names:tc:SAML:2.0:status:Success"
 	samlPassword    = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-	samlPOST        = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 	samlRedirect    = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 
 	// samlAssertionTTL bounds an assertion's Conditions and bearer
@@ -225,8 +224,12 @@ func (s *Server) samlRequest(w http.ResponseWriter, r *http.Request, raw string)
 		return nil, nil, nil
 	}
 	sp, err := s.spBy(ctx, "entity_id", a.Issuer)
-	if err != nil {
+	if errors.Is(err, errNotFound) {
 		s.renderError(w, oauth.InvalidRequest("%q is not a SAML service provider registered at Acme", a.Issuer))
+		return nil, nil, nil
+	}
+	if err != nil {
+		s.renderError(w, oauth.ServerError(err))
 		return nil, nil, nil
 	}
 	if a.ACSURL != "" && a.ACSURL != sp.ACSURL {
