@@ -26,8 +26,20 @@ type Store struct{ DB *sql.DB }
 // Use records (namespace, issuer, jti) until exp, failing with ErrReplayed if
 // it is already recorded.
 func (s *Store) Use(ctx context.Context, namespace, issuer, jti string, exp time.Time) error {
+	return UseIn(ctx, s.DB, namespace, issuer, jti, exp)
+}
+
+// Execer runs a statement: a *sql.DB, a *sql.Tx or a sqlitedb.Tx.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// UseIn is Use through ex, typically a transaction: the record then commits
+// (and the identifier counts as used) only together with the writes that
+// act on the token, in one commit.
+func UseIn(ctx context.Context, ex Execer, namespace, issuer, jti string, exp time.Time) error {
 	id := namespace + "\x00" + issuer + "\x00" + jti
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO seen_jti(id, exp) VALUES (?, ?) ON CONFLICT(id) DO NOTHING`, id, exp.Unix())
+	res, err := ex.ExecContext(ctx, `INSERT INTO seen_jti(id, exp) VALUES (?, ?) ON CONFLICT(id) DO NOTHING`, id, exp.Unix())
 	if err != nil {
 		return err
 	}

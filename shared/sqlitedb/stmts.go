@@ -73,3 +73,34 @@ func (s *Stmts) Close() error {
 	s.m = nil
 	return err
 }
+
+// Tx is a transaction whose statements come prepared from Stmts.
+type Tx struct {
+	*sql.Tx
+	s *Stmts
+}
+
+// ExecContext runs a prepared q in the transaction.
+func (t Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := t.s.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// QueryRowContext runs a prepared q in the transaction; a failure to
+// prepare shows in Scan.
+func (t Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := t.s.get(ctx, q)
+	if err != nil {
+		return t.Tx.QueryRowContext(ctx, q, args...)
+	}
+	return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
+
+// InTx runs fn in one transaction (one commit) with prepared statements,
+// committing when fn returns nil.
+func (s *Stmts) InTx(ctx context.Context, fn func(Tx) error) error {
+	return InTx(ctx, s.DB, func(tx *sql.Tx) error { return fn(Tx{Tx: tx, s: s}) })
+}

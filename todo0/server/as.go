@@ -22,6 +22,7 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/quirks"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/rar"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
@@ -268,36 +269,46 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if len(granted) == 0 {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
 	}
-	if err := s.useJTI(ctx, t); err != nil {
-		if errors.Is(err, replay.ErrReplayed) {
-			return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
+	// One transaction, one commit: the jti record, the user and the grant
+	// are written together or not at all, so a failure leaves the ID-JAG
+	// unredeemed and nothing half done.
+	var (
+		claims    accessTokenClaims
+		at        string
+		tokenType = "Bearer"
+	)
+	err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
+		if err := s.useJTI(ctx, tx, t); err != nil {
+			return err
 		}
-		return nil, oauth.ServerError(err)
+		userID, err := s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		claims = accessTokenClaims{
+			Claims: jwt.Claims{
+				Issuer: s.cfg.PublicURL, Subject: userID, Audience: jwt.Audience{resource},
+				IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+				Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
+			},
+			ClientID: c.ID, Scope: oauth.JoinScope(granted),
+			AuthorizationDetails: details, Act: jag.Act,
+		}
+		if jkt != "" {
+			claims.Cnf, tokenType = map[string]string{"jkt": jkt}, dpop.Scheme
+		}
+		if at, err = s.keys.Sign(oauth.TypAccessToken, claims); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
+			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix())
+		return err
+	})
+	if errors.Is(err, replay.ErrReplayed) {
+		return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
 	}
-	userID, err := s.provision(ctx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name)
 	if err != nil {
-		return nil, oauth.ServerError(err)
-	}
-	now := s.now()
-	claims := accessTokenClaims{
-		Claims: jwt.Claims{
-			Issuer: s.cfg.PublicURL, Subject: userID, Audience: jwt.Audience{resource},
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
-		},
-		ClientID: c.ID, Scope: oauth.JoinScope(granted),
-		AuthorizationDetails: details, Act: jag.Act,
-	}
-	tokenType := "Bearer"
-	if jkt != "" {
-		claims.Cnf, tokenType = map[string]string{"jkt": jkt}, dpop.Scheme
-	}
-	at, err := s.keys.Sign(oauth.TypAccessToken, claims)
-	if err != nil {
-		return nil, oauth.ServerError(err)
-	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
-		claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix()); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	// No refresh token: to get another access token the client goes back to
@@ -335,9 +346,9 @@ func ruleFor(err error) string {
 
 // provision finds or creates the Todo0 user for (iss, sub), keeping the
 // email and name the IdP last sent: one statement, one write.
-func (s *Server) provision(ctx context.Context, iss, sub, email, name string) (string, error) {
+func (s *Server) provision(ctx context.Context, tx sqlitedb.Tx, iss, sub, email, name string) (string, error) {
 	var id string
-	err := s.stmts.QueryRow(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
+	err := tx.QueryRowContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
 		ON CONFLICT(iss, sub) DO UPDATE SET
 			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE email END,
 			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END

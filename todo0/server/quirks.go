@@ -7,6 +7,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 )
 
 // Todo0's vendor behaviours (shared/quirks), each off unless the sandbox was
@@ -50,9 +51,9 @@ func withoutScope(form url.Values) url.Values {
 
 // useJTI records the ID-JAG's jti, refusing a replay; with id-jag-reuse an
 // ID-JAG may come again until it expires.
-func (s *Server) useJTI(ctx context.Context, t *jwtverify.Token) error {
+func (s *Server) useJTI(ctx context.Context, tx replay.Execer, t *jwtverify.Token) error {
 	if s.cfg.Quirks.IDJAGReuse {
 		return nil
 	}
-	return s.replay.Use(ctx, "id-jag", t.Claims.Issuer, t.Claims.ID, t.Claims.Expiry.Time())
+	return replay.UseIn(ctx, tx, "id-jag", t.Claims.Issuer, t.Claims.ID, t.Claims.Expiry.Time())
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
 
 const sessionCookie = "todo0_session"
@@ -56,15 +57,19 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.render(w, status, "home.html", map[string]any{"Error": "Sign-in failed: " + err.Error()})
 		return
 	}
-	userID, err := s.provision(r.Context(), id.Issuer, id.Subject, id.Email, id.Name)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		s.log.Error("provision", "err", err)
-		return
-	}
+	// The user and the session: one transaction, one commit.
 	cookie := randomID() + randomID()
-	if _, err := s.db.ExecContext(r.Context(), `INSERT INTO sessions(cookie_hash, user_id, csrf, expires_at) VALUES (?,?,?,?)`,
-		hash(cookie), userID, randomID(), s.now().Add(sessionTTL).Unix()); err != nil {
+	var userID string
+	err = s.stmts.InTx(r.Context(), func(tx sqlitedb.Tx) error {
+		var err error
+		if userID, err = s.provision(r.Context(), tx, id.Issuer, id.Subject, id.Email, id.Name); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(r.Context(), `INSERT INTO sessions(cookie_hash, user_id, csrf, expires_at) VALUES (?,?,?,?)`,
+			hash(cookie), userID, randomID(), s.now().Add(sessionTTL).Unix())
+		return err
+	})
+	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		s.log.Error("session", "err", err)
 		return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
+	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
 )
 
 // signIn provisions a user by (iss, sub) and gives them a session cookie, as
@@ -17,7 +18,10 @@ import (
 func (e *env) signIn(sub, email, name string) (userID, cookie string) {
 	e.t.Helper()
 	ctx := context.Background()
-	userID, err := e.s.provision(ctx, e.idp.URL, sub, email, name)
+	err := e.s.stmts.InTx(ctx, func(tx sqlitedb.Tx) (err error) {
+		userID, err = e.s.provision(ctx, tx, e.idp.URL, sub, email, name)
+		return err
+	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
