@@ -135,6 +135,7 @@ const (
 	defaultTodoPage = 100
 	maxTodoPage     = 500
 	webTodoPage     = 50
+	todoQueryLimit  = "501" // maxTodoPage + 1
 )
 
 // todoPage returns up to limit of the user's todos after the cursor, oldest
@@ -146,13 +147,17 @@ func (s *Server) todoPage(ctx context.Context, userID, cursor string, limit int)
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.stmts.Query(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? AND t.id > ? ORDER BY t.id LIMIT ?`, userID, after, limit+1)
+	// The LIMIT is a constant, the largest page plus one, and the loop stops
+	// after limit+1 rows: with a bound LIMIT SQLite re-plans (re-prepares)
+	// the statement on every run, which doubled the query's cost.
+	limit = min(limit, maxTodoPage)
+	rows, err := s.stmts.Query(ctx, `SELECT `+todoColumns+` WHERE t.user_id = ? AND t.id > ? ORDER BY t.id LIMIT `+todoQueryLimit, userID, after)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rows.Close()
-	out := make([]todo, 0, min(limit, 64))
-	for rows.Next() {
+	out := make([]todo, 0, min(limit+1, 64))
+	for len(out) <= limit && rows.Next() {
 		var t todo
 		if err := scanTodo(rows, &t); err != nil {
 			return nil, "", err

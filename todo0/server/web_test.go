@@ -207,3 +207,11 @@ func TestServiceAPIBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTodoQueryLimit: the page query's constant LIMIT leaves room for the
+// largest page and the one row that says a next page exists.
+func TestTodoQueryLimit(t *testing.T) {
+	if todoQueryLimit != strconv.Itoa(maxTodoPage+1) {
+		t.Fatalf("todoQueryLimit = %s, want maxTodoPage+1 = %d", todoQueryLimit, maxTodoPage+1)
+	}
+}
