@@ -310,7 +310,7 @@ func (s *Server) idTokenSubject(ctx context.Context, c *client, raw string) (*su
 	}
 	if extra.SID != "" {
 		var revoked bool
-		err := s.db.QueryRowContext(ctx, `SELECT revoked_at IS NOT NULL FROM sessions WHERE sid = ?`, extra.SID).Scan(&revoked)
+		err := s.stmts.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM sessions WHERE sid = ?`, extra.SID).Scan(&revoked)
 		if err != nil || revoked {
 			return nil, oauth.InvalidGrant("the Acme session this ID token belongs to was revoked").WithRule("checklist 6 revoked IdP session")
 		}
@@ -333,7 +333,7 @@ func (s *Server) refreshTokenSubject(ctx context.Context, c *client, raw string)
 	}
 	var authTime int64
 	var revoked bool
-	err = s.db.QueryRowContext(ctx, `SELECT auth_time, revoked_at IS NOT NULL FROM sessions WHERE sid = ?`, rec.SID).Scan(&authTime, &revoked)
+	err = s.stmts.QueryRow(ctx, `SELECT auth_time, revoked_at IS NOT NULL FROM sessions WHERE sid = ?`, rec.SID).Scan(&authTime, &revoked)
 	if err != nil || revoked {
 		return nil, oauth.InvalidGrant("the Acme session behind this refresh token was revoked").WithRule("checklist 6 revoked IdP session")
 	}

@@ -126,7 +126,7 @@ func (s *Server) apiUpdateTodo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	res, err := s.db.ExecContext(r.Context(), `UPDATE todos SET done = ? WHERE id = ? AND user_id = ?`, *in.Done, id, mux.Vars(r)["user"])
+	res, err := s.stmts.Exec(r.Context(), `UPDATE todos SET done = ? WHERE id = ? AND user_id = ?`, *in.Done, id, mux.Vars(r)["user"])
 	if err != nil {
 		oauth.WriteError(w, r, oauth.ServerError(err))
 		return
@@ -149,7 +149,7 @@ func (s *Server) writeTodo(w http.ResponseWriter, r *http.Request, id int64) {
 
 func (s *Server) apiDeleteTodo(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	res, err := s.db.ExecContext(r.Context(), `DELETE FROM todos WHERE id = ? AND user_id = ?`, id, mux.Vars(r)["user"])
+	res, err := s.stmts.Exec(r.Context(), `DELETE FROM todos WHERE id = ? AND user_id = ?`, id, mux.Vars(r)["user"])
 	if err != nil {
 		oauth.WriteError(w, r, oauth.ServerError(err))
 		return

@@ -192,6 +192,6 @@ func (s *Server) revokeUserTokens(ctx context.Context, sub string) (int64, error
 // tokenRevoked reports whether an access token was ended early.
 func (s *Server) tokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = ?`, jti).Scan(&n)
+	err := s.stmts.QueryRow(ctx, `SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = ?`, jti).Scan(&n)
 	return n > 0, err
 }

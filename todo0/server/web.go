@@ -38,7 +38,7 @@ func (s *Server) currentUser(r *http.Request) *webUser {
 		return nil
 	}
 	var u webUser
-	err = s.db.QueryRowContext(r.Context(), `SELECT u.id, u.sub, u.email, u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.cookie_hash = ? AND s.expires_at > ?`,
+	err = s.stmts.QueryRow(r.Context(), `SELECT u.id, u.sub, u.email, u.name, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.cookie_hash = ? AND s.expires_at > ?`,
 		hash(ck.Value), s.now().Unix()).Scan(&u.ID, &u.Sub, &u.Email, &u.Name, &u.CSRF)
 	if err != nil {
 		return nil
@@ -231,7 +231,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		}
 		data["Todos"], data["Next"], data["Paged"] = ts, next, cursor != ""
 		var apps []map[string]any
-		rows, err := s.db.QueryContext(r.Context(), `SELECT g.client_id, c.name, g.last_at, g.n FROM grant_apps g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? ORDER BY g.client_id`, u.ID)
+		rows, err := s.stmts.Query(r.Context(), `SELECT g.client_id, c.name, g.last_at, g.n FROM grant_apps g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? ORDER BY g.client_id`, u.ID)
 		if err == nil {
 			for rows.Next() {
 				var id string
