@@ -100,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.ClockSkew = 30 * time.Second
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+		cfg.HTTPClient = &http.Client{Transport: newTodoAPITransport(), Timeout: 15 * time.Second}
 	}
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = 30 * time.Minute

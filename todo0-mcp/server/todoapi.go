@@ -80,6 +80,21 @@ func (a *todoAPI) do(ctx context.Context, method, userID, suffix string, in, out
 	return nil
 }
 
+// newTodoAPITransport is the connection pool to Todo0: every tool call is a
+// request to Todo0's service API, so as many connections as there are calls
+// in flight stay open for reuse (http.DefaultTransport keeps only two idle
+// per host, and every concurrent call beyond that would dial a new TCP
+// connection and leave it in TIME_WAIT).
+func newTodoAPITransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxIdleTodoConns
+	t.MaxIdleConnsPerHost = maxIdleTodoConns
+	return t
+}
+
+// maxIdleTodoConns is how many idle connections to Todo0 are kept.
+const maxIdleTodoConns = 64
+
 // maxAnswer bounds what is read of one Todo0 answer (a page of 100 todos is
 // well under 100 KB).
 const maxAnswer = 1 << 20
