@@ -215,3 +215,48 @@ func TestTodoQueryLimit(t *testing.T) {
 		t.Fatalf("todoQueryLimit = %s, want maxTodoPage+1 = %d", todoQueryLimit, maxTodoPage+1)
 	}
 }
+
+// TestProvisionKeepsLatestProfile: checklist 3.10, a user is found by
+// (iss, sub); the email and name the IdP last sent are kept, an empty one
+// keeps the stored value, and an unchanged returning user is the same user.
+func TestProvisionKeepsLatestProfile(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	provision := func(email, name string) string {
+		t.Helper()
+		var id string
+		if err := e.s.stmts.InTx(ctx, func(tx sqlitedb.Tx) (err error) {
+			id, err = e.s.provision(ctx, tx, e.idp.URL, "00u_prov", email, name)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	profile := func(id string) (email, name string) {
+		t.Helper()
+		if err := e.s.db.QueryRow(`SELECT email, name FROM users WHERE id = ?`, id).Scan(&email, &name); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	id := provision("a@example.com", "A")
+	for _, c := range []struct{ email, name, wantEmail, wantName string }{
+		{"a@example.com", "A", "a@example.com", "A"}, // unchanged: only read
+		{"b@example.com", "A", "b@example.com", "A"},
+		{"b@example.com", "B", "b@example.com", "B"},
+		{"", "", "b@example.com", "B"}, // empty keeps the stored value
+		{"", "C", "b@example.com", "C"},
+	} {
+		if got := provision(c.email, c.name); got != id {
+			t.Fatalf("provision(%q, %q) = user %s, want the same user %s", c.email, c.name, got, id)
+		}
+		if email, name := profile(id); email != c.wantEmail || name != c.wantName {
+			t.Errorf("after provision(%q, %q): %q %q, want %q %q", c.email, c.name, email, name, c.wantEmail, c.wantName)
+		}
+	}
+	var n int
+	if err := e.s.db.QueryRow(`SELECT COUNT(*) FROM users WHERE sub = '00u_prov'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d users for one (iss, sub) (%v), want 1", n, err)
+	}
+}
