@@ -280,3 +280,32 @@ func TestConcurrentReplay(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 }
+
+// TestRedemptionIsOneTransaction: EMA jti replay and checklist 3.10 are
+// written with the grant in one commit. When the grant cannot be stored, the
+// redemption fails with server_error and leaves nothing behind: no jti
+// record (the same ID-JAG is redeemed once the store works again), no user.
+func TestRedemptionIsOneTransaction(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.s.db.Exec(`CREATE TRIGGER test_grant_fails BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'test: the grant cannot be stored'); END`); err != nil {
+		t.Fatal(err)
+	}
+	before := e.state()
+	jag := sign(t, jwtSpec{}, e.claims())
+	wantOAuthError(t, e.redeem(jag), http.StatusInternalServerError, "server_error")
+	if after := e.state(); after != before {
+		t.Fatalf("a failed redemption changed the database: %+v -> %+v (jti record or user written without the grant)", before, after)
+	}
+	if _, err := e.s.db.Exec(`DROP TRIGGER test_grant_fails`); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.redeem(jag)
+	if resp.StatusCode != http.StatusOK {
+		m := decode(t, resp)
+		t.Fatalf("the ID-JAG whose redemption failed is refused afterwards: %d %v %v", resp.StatusCode, m["error"], m["error_description"])
+	}
+	resp.Body.Close()
+	if after := e.state(); after.grants != before.grants+1 || after.seenJTI != before.seenJTI+1 {
+		t.Errorf("after the redemption: %+v, want one more grant and jti record than %+v", after, before)
+	}
+}
