@@ -105,6 +105,13 @@ type Person struct {
 // a screenshot and the page's HTML if the test failed.
 func NewPerson(t testing.TB, name string) *Person {
 	t.Helper()
+	// The profile directory is removed by hand: Chromium's helper processes
+	// can still write into it for a moment after the browser has exited,
+	// which makes t.TempDir's own cleanup fail a test that passed.
+	profile, err := os.MkdirTemp("", "xaa-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
 		// Exactly these flags (not chromedp's long default list): a quiet,
@@ -117,7 +124,7 @@ func NewPerson(t testing.TB, name string) *Person {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tctx, cancelTab := chromedp.NewContext(actx)
@@ -128,6 +135,7 @@ func NewPerson(t testing.TB, name string) *Person {
 	if err := chromedp.Run(tctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		cancelTab()
 		cancelAlloc()
+		removeProfile(t, profile)
 		t.Fatalf("start Chromium for %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -136,8 +144,22 @@ func NewPerson(t testing.TB, name string) *Person {
 		}
 		cancelTab()
 		cancelAlloc()
+		removeProfile(t, profile)
 	})
 	return p
+}
+
+// removeProfile deletes a browser profile, retrying while Chromium's last
+// helper processes finish writing to it.
+func removeProfile(t testing.TB, dir string) {
+	var err error
+	for range 20 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("browser profile %s left behind: %v", dir, err)
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
