@@ -9,13 +9,8 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/check"
 )
 
-// The sandbox's own Todo0 MCP server passes every rule but those listed in
-// pendingAtTodo0MCP: rules it does not follow yet (the checker's verdict on
-// them is tested against brokenMCP, which follows them).
-var pendingAtTodo0MCP = map[string]string{
-	"mcp.prm.root": "Todo0 MCP serves its /mcp document at the root well-known URL too; RFC 9728 3.3 (checklist 7) wants the root one to describe the pathless identifier",
-}
-
+// The sandbox's own Todo0 MCP server passes every rule, the root metadata
+// document included (it serves none: RFC 9728 3.3).
 func TestMCPAgainstTodo0MCP(t *testing.T) {
 	sb, dir := startSandbox(t)
 	ctx := context.Background()
@@ -29,10 +24,6 @@ func TestMCPAgainstTodo0MCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, res := range rep.Results {
-		if why, pending := pendingAtTodo0MCP[res.ID]; pending {
-			t.Logf("%s: %s (%s)", res.ID, res.Verdict, why)
-			continue
-		}
 		if res.Verdict != check.Pass {
 			t.Errorf("%s (%s): %s; expected %s, got %s; %s", res.ID, res.Spec, res.Verdict, res.Expected, res.Got, res.Detail)
 		}
