@@ -63,6 +63,11 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":           iss + "/oauth2/authorize",
 		"response_types_supported":         []string{"code"},
 		"code_challenge_methods_supported": []string{"S256"},
+		// RFC 7662 for Todo0's service clients (Todo0 MCP learns of
+		// revocations this way); RFC 8414 2 names where it is and how a
+		// client authenticates there.
+		"introspection_endpoint":                        iss + "/oauth2/introspect",
+		"introspection_endpoint_auth_methods_supported": clientauth.Methods,
 	})
 }
 

@@ -53,6 +53,13 @@ func TestASMetadata(t *testing.T) {
 	if a := strs("token_endpoint_auth_methods_supported"); !slices.Equal(a, clientauth.Methods) {
 		t.Errorf("token_endpoint_auth_methods_supported %v", a)
 	}
+	// RFC 8414 2 / RFC 7662: where Todo0 MCP introspects, and how it authenticates there
+	if m["introspection_endpoint"] != e.url+"/oauth2/introspect" {
+		t.Errorf("introspection_endpoint %v", m["introspection_endpoint"])
+	}
+	if a := strs("introspection_endpoint_auth_methods_supported"); !slices.Equal(a, clientauth.Methods) {
+		t.Errorf("introspection_endpoint_auth_methods_supported %v", a)
+	}
 	// checklist 3: it must not list which IdPs it trusts, under any key or
 	// nested anywhere: the whole document never names the IdP's host, and
 	// every key is one this AS documents (RFC 8414 2 and the ID-JAG draft).
@@ -64,7 +71,7 @@ func TestASMetadata(t *testing.T) {
 	allowed := []string{"issuer", "token_endpoint", "jwks_uri", "grant_types_supported", "authorization_grant_profiles_supported",
 		"token_endpoint_auth_methods_supported", "token_endpoint_auth_signing_alg_values_supported", "scopes_supported",
 		"authorization_endpoint", "response_types_supported", "code_challenge_methods_supported", "dpop_signing_alg_values_supported",
-		"authorization_details_types_supported"}
+		"authorization_details_types_supported", "introspection_endpoint", "introspection_endpoint_auth_methods_supported"}
 	for k, v := range m {
 		if !slices.Contains(allowed, k) || strings.Contains(strings.ToLower(k), "idp") || strings.Contains(strings.ToLower(k), "issuers") {
 			t.Errorf("metadata field %s is not one Todo0 documents (a trusted IdP list?): %v", k, v)
