@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -190,7 +192,7 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 	var anyJSON any
 	if json.Unmarshal(b, &m) == nil {
 		out.JSON = m
-		shown := redactJSON(m, call, "")
+		shown := redactJSON(foldTextCopy(m), call, "")
 		pretty, _ := json.MarshalIndent(shown, "", "  ")
 		call.Body = string(pretty)
 	} else if json.Unmarshal(b, &anyJSON) == nil {
@@ -203,6 +205,47 @@ func do(ctx context.Context, hc *http.Client, req request) (*response, *Call, er
 		}
 	}
 	return out, call, nil
+}
+
+// textCopyNote replaces, in the narration only, a tool result's text
+// content that is its structuredContent serialised: MCP asks a tool with
+// structured output to return that JSON as text too, for clients that read
+// only content, and shown as an escaped string it would hide the result
+// the learner is looking for.
+const textCopyNote = "‹structuredContent below, serialised as JSON for clients that read only content›"
+
+// foldTextCopy returns m with each such text copy in result.content
+// replaced by textCopyNote; m itself is not changed.
+func foldTextCopy(m map[string]any) map[string]any {
+	res, _ := m["result"].(map[string]any)
+	content, _ := res["content"].([]any)
+	sc, ok := res["structuredContent"]
+	if !ok || len(content) == 0 {
+		return m
+	}
+	folded := make([]any, len(content))
+	changed := false
+	for i, c := range content {
+		folded[i] = c
+		item, _ := c.(map[string]any)
+		text, _ := item["text"].(string)
+		var parsed any
+		if item["type"] != "text" || json.Unmarshal([]byte(text), &parsed) != nil || !reflect.DeepEqual(parsed, sc) {
+			continue
+		}
+		copyItem := maps.Clone(item)
+		copyItem["text"] = textCopyNote
+		folded[i] = copyItem
+		changed = true
+	}
+	if !changed {
+		return m
+	}
+	res = maps.Clone(res)
+	res["content"] = folded
+	m = maps.Clone(m)
+	m["result"] = res
+	return m
 }
 
 // redactJSON copies v with credentials shortened, decoding each JWT it
