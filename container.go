@@ -43,8 +43,9 @@ var partyCommands = map[string]struct {
 // healthcheck is `xaa-sandbox healthcheck PARTY|URL`: GET the party's
 // /healthz (its public URL from the party's own environment variable, as in
 // its container) and report; the exit status is what Docker reads.
-func healthcheck(ctx context.Context, args []string, out io.Writer) error {
+func healthcheck(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: xaa-sandbox healthcheck [-timeout 2s] idp|agent0|todo0|todo0-mcp|URL\n\nGETs the party's /healthz (a party name reads its public URL from IDP_PUBLIC_URL,\nAGENT0_PUBLIC_URL, TODO0_PUBLIC_URL or TODO0_MCP_PUBLIC_URL). Exit status 0 when healthy.")
@@ -86,8 +87,9 @@ func healthcheck(ctx context.Context, args []string, out io.Writer) error {
 // compose demo it is the holder container that owns the network namespace
 // the four partyCommands join, so every party is reachable at the same
 // http://localhost:PORT from the host and from every other party.
-func hold(ctx context.Context, args []string) error {
+func hold(ctx context.Context, args []string, errOut io.Writer) error {
 	fs := flag.NewFlagSet("hold", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: xaa-sandbox hold\n\nSleeps until SIGINT or SIGTERM (keeps a container, and its network namespace, alive).")
 	}

@@ -54,7 +54,7 @@ func TestHealthcheck(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var out strings.Builder
-			err := healthcheck(context.Background(), tc.args, &out)
+			err := healthcheck(context.Background(), tc.args, &out, io.Discard)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("healthcheck %v: %v, want healthy", tc.args, err)
@@ -71,7 +71,7 @@ func TestHealthcheck(t *testing.T) {
 func TestHoldReturnsWhenSignalled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- hold(ctx, nil) }()
+	go func() { done <- hold(ctx, nil, io.Discard) }()
 	select {
 	case err := <-done:
 		t.Fatalf("hold returned before the signal: %v", err)
@@ -86,7 +86,11 @@ func TestHoldReturnsWhenSignalled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("hold did not return after the signal")
 	}
-	if err := hold(context.Background(), []string{"extra"}); err == nil {
+	var usage strings.Builder
+	if err := hold(context.Background(), []string{"extra"}, &usage); err == nil {
 		t.Fatal("hold with an argument: no error")
+	}
+	if !strings.Contains(usage.String(), "Usage: xaa-sandbox hold") {
+		t.Errorf("hold with an argument printed %q, want its usage", usage.String())
 	}
 }

@@ -56,9 +56,9 @@ func main() {
 	case "play":
 		err = play(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "healthcheck":
-		err = healthcheck(ctx, os.Args[2:], os.Stdout)
+		err = healthcheck(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "hold":
-		err = hold(ctx, os.Args[2:])
+		err = hold(ctx, os.Args[2:], os.Stderr)
 	case "idp", "agent0", "todo0", "todo0-mcp":
 		// Exactly what the party's own binary does, so its flags, environment
 		// and exit status stay the same.
