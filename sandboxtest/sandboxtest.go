@@ -46,6 +46,11 @@ type Options struct {
 	// Quirks switch the IdP and the Todo0 AS into documented vendor
 	// behaviours, e.g. quirks.Parse("conformance-mock"); zero is strict.
 	Quirks quirks.Set
+	// Fixed ports for the IdP, Agent0, Todo0 and Todo0 MCP on 127.0.0.1,
+	// for a client whose configuration names its URLs; 0 (the default)
+	// picks a free port, which is what parallel tests need. The seeded
+	// redirect URIs and connection follow the ports on a reused DataDir.
+	IdPPort, Agent0Port, Todo0Port, MCPPort int
 }
 
 // Sandbox is the four running parties.
@@ -101,7 +106,8 @@ func New(o *Options) (*Sandbox, error) {
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{
 		DataDir: opts.DataDir, IdPSigningAlg: opts.SigningAlg,
 		IDJAGTTL: opts.IDJAGTTL, AccessTokenTTL: opts.AccessTokenTTL, IDTokenTTL: opts.IDTokenTTL, ClockSkew: opts.ClockSkew, Quirks: opts.Quirks,
-		Logger: opts.Logger,
+		Logger:  opts.Logger,
+		IdPPort: opts.IdPPort, Agent0Port: opts.Agent0Port, Todo0Port: opts.Todo0Port, MCPPort: opts.MCPPort,
 	})
 	if err != nil {
 		if s.tempDir != "" {

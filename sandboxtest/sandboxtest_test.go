@@ -3,8 +3,12 @@ package sandboxtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/xaa-sandbox/xaa-sandbox/sandboxclient"
@@ -113,6 +117,50 @@ func TestRestartOnSameDataDir(t *testing.T) {
 	if a, b := kid(), kid(); a != b {
 		t.Fatalf("kid before restart %q, after %q", a, b)
 	}
+}
+
+// Fixed ports are where the parties listen and what their URLs say, and a
+// restart of the same data directory on other ports moves the IdP's issuer
+// with it.
+func TestFixedPorts(t *testing.T) {
+	dir := t.TempDir()
+	for round := range 2 {
+		ports := freePorts(t, 4)
+		sb := sandboxtest.Start(t, &sandboxtest.Options{DataDir: dir,
+			IdPPort: ports[0], Agent0Port: ports[1], Todo0Port: ports[2], MCPPort: ports[3]})
+		want := []string{sb.URLs.IdP, sb.URLs.Agent0, sb.URLs.Todo0, sb.URLs.MCP}
+		for i, u := range want {
+			if !strings.HasSuffix(u, ":"+strconv.Itoa(ports[i])) && !strings.Contains(u, ":"+strconv.Itoa(ports[i])+"/") {
+				t.Errorf("round %d: URL %s does not use the fixed port %d", round, u, ports[i])
+			}
+		}
+		var meta struct {
+			Issuer string `json:"issuer"`
+		}
+		if err := getJSON(fmt.Sprintf("http://localhost:%d/.well-known/openid-configuration", ports[0]), &meta); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if meta.Issuer != sb.URLs.IdP {
+			t.Errorf("round %d: issuer %q, want %q", round, meta.Issuer, sb.URLs.IdP)
+		}
+		if err := sb.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// freePorts finds n loopback ports nobody listens on now.
+func freePorts(t *testing.T, n int) []int {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // BenchmarkStart is the cost of a fresh sandbox per test: four parties, four
