@@ -88,22 +88,17 @@ type UserInput struct {
 	Admin    *bool   `json:"is_admin,omitempty"`
 }
 
-// A page of users: the default and the largest.
-const (
-	defaultUserPage = 100
-	maxUserPage     = 1000
-)
-
 // ListUsers returns up to limit users whose username sorts after the given
 // one, by username, and the username to continue after ("" on the last
 // page). One query per page, read from the username index, whatever the
 // number of users.
 func (s *Server) ListUsers(ctx context.Context, after string, limit int) ([]UserView, string, error) {
-	if limit == 0 {
-		limit = defaultUserPage
+	limit, err := pageLimit(limit)
+	if err == nil {
+		err = checkAfter(after)
 	}
-	if limit < 1 || limit > maxUserPage {
-		return nil, "", oauth.InvalidRequest("limit must be an integer from 1 to %d", maxUserPage)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT u.id, u.username, u.name, u.email, u.active, u.is_admin, u.created_at,
 		(SELECT json_group_array(group_id) FROM (SELECT group_id FROM group_members WHERE user_id = u.id ORDER BY group_id)),
@@ -288,11 +283,16 @@ func (s *Server) SetUserActive(ctx context.Context, actor, id string, active boo
 
 // ---- groups ----
 
+// GroupView is a group. Members is the first page of its members' user ids;
+// MembersNext, when set, is the admin API path of the next page
+// (GET /groups/{id}/members?after=...), so a large group is never cut short
+// without saying so.
 type GroupView struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Members []string `json:"members"` // user ids
-	Apps    []string `json:"apps"`    // apps the group is assigned to
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Members     []string `json:"members"` // user ids, the first page
+	MembersNext string   `json:"members_next,omitempty"`
+	Apps        []string `json:"apps"` // apps the group is assigned to
 }
 
 func (s *Server) ListGroups(ctx context.Context) ([]GroupView, error) {
@@ -320,7 +320,7 @@ func (s *Server) GetGroup(ctx context.Context, id string) (*GroupView, error) {
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
-	if g.Members, err = s.strings(ctx, `SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id`, id); err != nil {
+	if g.Members, g.MembersNext, err = s.firstIDs(ctx, groupMemberIDs, id, "/admin/api/groups/"+url.PathEscape(id)+"/members"); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	if g.Apps, err = s.strings(ctx, `SELECT app_id FROM group_assignments WHERE group_id = ? ORDER BY app_id`, id); err != nil {
@@ -378,7 +378,10 @@ type AppView struct {
 	Audience  string   `json:"audience,omitempty"`
 	Resources []string `json:"resources"`
 	Scopes    []string `json:"scopes"`
-	Users     []string `json:"assigned_users"`
+	Users     []string `json:"assigned_users"` // user ids, the first page
+	// UsersNext, when set, is the admin API path of the next page of
+	// assigned users (GET /apps/{id}/assignments/users?after=...).
+	UsersNext string   `json:"assigned_users_next,omitempty"`
 	Groups    []string `json:"assigned_groups"`
 	Clients   []string `json:"clients"`
 }
@@ -428,7 +431,7 @@ func (s *Server) GetApp(ctx context.Context, id string) (*AppView, error) {
 	}
 	a.Audience, a.Resources, a.Scopes = aud.String, decodeList(res), decodeList(sc)
 	var e1, e2, e3 error
-	a.Users, e1 = s.strings(ctx, `SELECT user_id FROM assignments WHERE app_id = ? ORDER BY user_id`, id)
+	a.Users, a.UsersNext, e1 = s.firstIDs(ctx, appUserIDs, id, "/admin/api/apps/"+url.PathEscape(id)+"/assignments/users")
 	a.Groups, e2 = s.strings(ctx, `SELECT group_id FROM group_assignments WHERE app_id = ? ORDER BY group_id`, id)
 	a.Clients, e3 = s.strings(ctx, `SELECT id FROM clients WHERE app_id = ? ORDER BY id`, id)
 	if err := errors.Join(e1, e2, e3); err != nil {
@@ -1010,57 +1013,11 @@ type RefreshTokenView struct {
 	RevokedAt *int64 `json:"revoked_at,omitempty"`
 }
 
-// UserGrants are a user's live IdP sessions and refresh tokens.
+// UserGrants is a page of a user's live IdP sessions and refresh tokens
+// (ListGrants).
 type UserGrants struct {
 	Sessions      []SessionView      `json:"sessions"`
 	RefreshTokens []RefreshTokenView `json:"refresh_tokens"`
-}
-
-// ListGrants lists the user's unexpired sessions and refresh tokens
-// (revoked ones too, marked, so the admin sees what was revoked).
-func (s *Server) ListGrants(ctx context.Context, userID string) (*UserGrants, error) {
-	if _, err := s.GetUser(ctx, userID); err != nil {
-		return nil, err
-	}
-	now := s.now().Unix()
-	g := &UserGrants{Sessions: []SessionView{}, RefreshTokens: []RefreshTokenView{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT sid, user_id, auth_time, expires_at, revoked_at FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY auth_time DESC`, userID, now)
-	if err != nil {
-		return nil, oauth.ServerError(err)
-	}
-	for rows.Next() {
-		var v SessionView
-		var rev sql.NullInt64
-		if err := rows.Scan(&v.SID, &v.UserID, &v.AuthTime, &v.ExpiresAt, &rev); err != nil {
-			rows.Close()
-			return nil, oauth.ServerError(err)
-		}
-		if rev.Valid {
-			v.RevokedAt = &rev.Int64
-		}
-		g.Sessions = append(g.Sessions, v)
-	}
-	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT id, client_id, user_id, sid, scope, created_at, expires_at, revoked_at FROM refresh_tokens WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC`, userID, now)
-	if err != nil {
-		return nil, oauth.ServerError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v RefreshTokenView
-		var rev sql.NullInt64
-		if err := rows.Scan(&v.ID, &v.ClientID, &v.UserID, &v.SID, &v.Scope, &v.CreatedAt, &v.ExpiresAt, &rev); err != nil {
-			return nil, oauth.ServerError(err)
-		}
-		if rev.Valid {
-			v.RevokedAt = &rev.Int64
-		}
-		g.RefreshTokens = append(g.RefreshTokens, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, oauth.ServerError(err)
-	}
-	return g, nil
 }
 
 // revokeSession revokes a session and every refresh token issued under it;

@@ -122,7 +122,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 	ok, created := http.StatusOK, http.StatusCreated
 
 	// users
-	r.Handle("/users", api(ok, s.listUsersAPI)).Methods(http.MethodGet)
+	r.Handle("/users", api(ok, paged(func(r *http.Request, after string, limit int) ([]UserView, string, error) {
+		return s.ListUsers(r.Context(), after, limit)
+	}))).Methods(http.MethodGet)
 	r.Handle("/users", api(created, func(r *http.Request, w http.ResponseWriter) (any, error) {
 		return withBody(w, r, func(in UserInput) (any, error) { return s.CreateUser(r.Context(), apiActor, in) })
 	})).Methods(http.MethodPost)
@@ -136,9 +138,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 	r.Handle("/users/{id}/reactivate", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		return s.SetUserActive(r.Context(), apiActor, v(r)["id"], true)
 	})).Methods(http.MethodPost)
-	r.Handle("/users/{id}/sessions", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
-		return s.ListGrants(r.Context(), v(r)["id"])
-	})).Methods(http.MethodGet)
+	r.Handle("/users/{id}/sessions", api(ok, paged(func(r *http.Request, after string, limit int) (*UserGrants, string, error) {
+		return s.ListGrants(r.Context(), v(r)["id"], after, limit)
+	}))).Methods(http.MethodGet)
 	r.Handle("/users/{id}/sessions", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		ns, nr, err := s.RevokeAllGrants(r.Context(), apiActor, v(r)["id"])
 		return map[string]int64{"revoked_sessions": ns, "revoked_refresh_tokens": nr}, err
@@ -156,6 +158,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 		return withBody(w, r, func(in GroupInput) (any, error) { return s.CreateGroup(r.Context(), apiActor, in) })
 	})).Methods(http.MethodPost)
 	r.Handle("/groups/{id}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) { return s.GetGroup(r.Context(), v(r)["id"]) })).Methods(http.MethodGet)
+	r.Handle("/groups/{id}/members", api(ok, paged(func(r *http.Request, after string, limit int) ([]MemberView, string, error) {
+		return s.ListGroupMembers(r.Context(), v(r)["id"], after, limit)
+	}))).Methods(http.MethodGet)
 	r.Handle("/groups/{id}/members", api(ok, func(r *http.Request, w http.ResponseWriter) (any, error) {
 		return withBody(w, r, func(in struct {
 			UserID string `json:"user_id"`
@@ -181,6 +186,9 @@ func (s *Server) adminAPIRoutes(r *mux.Router) {
 			return s.SetAssignment(r.Context(), apiActor, v(r)["id"], in, true)
 		})
 	})).Methods(http.MethodPost)
+	r.Handle("/apps/{id}/assignments/users", api(ok, paged(func(r *http.Request, after string, limit int) ([]MemberView, string, error) {
+		return s.ListAppUsers(r.Context(), v(r)["id"], after, limit)
+	}))).Methods(http.MethodGet)
 	r.Handle("/apps/{id}/assignments/users/{user}", api(ok, func(r *http.Request, _ http.ResponseWriter) (any, error) {
 		return s.SetAssignment(r.Context(), apiActor, v(r)["id"], AssignmentInput{UserID: v(r)["user"]}, false)
 	})).Methods(http.MethodDelete)
@@ -295,29 +303,31 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// listUsersAPI is one page of users (?after=username&limit=, default 100,
-// at most 1000); a Link header with rel="next" (RFC 8288) names the next
-// page while there is one.
-func (s *Server) listUsersAPI(r *http.Request, w http.ResponseWriter) (any, error) {
-	q := r.URL.Query()
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, oauth.InvalidRequest("limit must be an integer from 1 to %d", maxUserPage)
+// paged serves one page of a list (?after=, ?limit= from 1 to maxPage,
+// default defaultPage): the page as JSON and, while there is more, a Link
+// header with rel="next" (RFC 8288) naming the next page, same limit.
+func paged[T any](list func(r *http.Request, after string, limit int) (T, string, error)) func(*http.Request, http.ResponseWriter) (any, error) {
+	return func(r *http.Request, w http.ResponseWriter) (any, error) {
+		q := r.URL.Query()
+		limit := 0
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, oauth.InvalidRequest("limit must be an integer from 1 to %d", maxPage)
+			}
+			limit = n
 		}
-		limit = n
-	}
-	users, next, err := s.ListUsers(r.Context(), q.Get("after"), limit)
-	if err != nil {
-		return nil, err
-	}
-	if next != "" {
-		nq := url.Values{"after": {next}}
-		if limit != 0 {
-			nq.Set("limit", strconv.Itoa(limit))
+		page, next, err := list(r, q.Get("after"), limit)
+		if err != nil {
+			return nil, err
 		}
-		w.Header().Set("Link", "<"+r.URL.Path+"?"+nq.Encode()+`>; rel="next"`)
+		if next != "" {
+			nq := url.Values{"after": {next}}
+			if limit != 0 {
+				nq.Set("limit", strconv.Itoa(limit))
+			}
+			w.Header().Set("Link", "<"+r.URL.EscapedPath()+"?"+nq.Encode()+`>; rel="next"`)
+		}
+		return page, nil
 	}
-	return users, nil
 }

@@ -63,6 +63,8 @@ func (s *Server) consoleRoutes(r *mux.Router) {
 		r.HandleFunc("/admin/"+p, s.consolePage(p)).Methods(http.MethodGet)
 	}
 	r.HandleFunc("/admin/users/{id}", s.consolePage("user")).Methods(http.MethodGet)
+	r.HandleFunc("/admin/groups/{id}", s.consolePage("group")).Methods(http.MethodGet)
+	r.HandleFunc("/admin/apps/{id}", s.consolePage("app")).Methods(http.MethodGet)
 	r.HandleFunc("/admin/audit.jsonl", s.consoleAuditExport).Methods(http.MethodGet)
 	r.HandleFunc("/admin/do/{action}", s.consoleAction).Methods(http.MethodPost)
 }
@@ -87,10 +89,26 @@ func (s *Server) consolePage(page string) http.HandlerFunc {
 			var u *UserView
 			if u, err = s.GetUser(ctx, mux.Vars(r)["id"]); err == nil {
 				data["User"] = u
-				data["Grants"], err = s.ListGrants(ctx, u.ID)
+				// one page of sessions and refresh tokens, newest first
+				data["Grants"], data["NextAfter"], err = s.ListGrants(ctx, u.ID, q.Get("after"), 0)
+				data["Paged"] = q.Get("after") != ""
 				if err == nil {
 					data["Audit"], err = s.QueryAudit(ctx, AuditFilter{User: u.ID, Limit: 20})
 				}
+			}
+		case "group":
+			var g *GroupView
+			if g, err = s.GetGroup(ctx, mux.Vars(r)["id"]); err == nil {
+				data["Group"] = g
+				data["Members"], data["NextAfter"], err = s.ListGroupMembers(ctx, g.ID, q.Get("after"), 0)
+				data["Paged"] = q.Get("after") != ""
+			}
+		case "app":
+			var a *AppView
+			if a, err = s.GetApp(ctx, mux.Vars(r)["id"]); err == nil {
+				data["App"] = a
+				data["Members"], data["NextAfter"], err = s.ListAppUsers(ctx, a.ID, q.Get("after"), 0)
+				data["Paged"] = q.Get("after") != ""
 			}
 		case "groups":
 			data["Groups"], err = s.ListGroups(ctx)

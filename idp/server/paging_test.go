@@ -58,7 +58,7 @@ func TestAdminAPIUsersPages(t *testing.T) {
 	if len(alice.Apps) == 0 || alice.Groups == nil {
 		t.Errorf("alice's assignments missing from the list: %+v", alice)
 	}
-	if r := e.mustAdmin(http.MethodGet, "/users", nil); r.Header.Get("Link") == "" || strings.Count(r.Body, `"username"`) != defaultUserPage {
+	if r := e.mustAdmin(http.MethodGet, "/users", nil); r.Header.Get("Link") == "" || strings.Count(r.Body, `"username"`) != defaultPage {
 		t.Errorf("default page: Link %q, %d users", r.Header.Get("Link"), strings.Count(r.Body, `"username"`))
 	}
 	for _, q := range []string{"limit=0", "limit=1001", "limit=x"} {
@@ -81,11 +81,11 @@ func TestConsoleUsersAndAuditPages(t *testing.T) {
 	b.signIn("admin", "admin-demo")
 	p := b.get("/admin/users")
 	next := regexp.MustCompile(`href="/admin/users\?after=([^"]+)" id="next-page"`).FindStringSubmatch(p.Body)
-	if strings.Count(p.Body, `<tr id="user-`) != defaultUserPage || next == nil {
+	if strings.Count(p.Body, `<tr id="user-`) != defaultPage || next == nil {
 		t.Fatalf("first users page: %d rows, next %v", strings.Count(p.Body, `<tr id="user-`), next)
 	}
 	p = b.get("/admin/users?after=" + next[1])
-	if n := strings.Count(p.Body, `<tr id="user-`); n != 154-defaultUserPage || strings.Contains(p.Body, `id="next-page"`) || !strings.Contains(p.Body, `id="first-page"`) {
+	if n := strings.Count(p.Body, `<tr id="user-`); n != 154-defaultPage || strings.Contains(p.Body, `id="next-page"`) || !strings.Contains(p.Body, `id="first-page"`) {
 		t.Errorf("second users page: %d rows", n)
 	}
 	p = b.get("/admin/audit?event=sign_in")

@@ -167,4 +167,7 @@ var migrations = []string{
 		cert_der   BLOB NOT NULL,   -- self-signed X.509, published in /saml/metadata
 		created_at INTEGER NOT NULL
 	);`,
+	// Version 11: an app's assigned users read as one range per page (the
+	// primary key starts with the user, which serves the exchange's check).
+	`CREATE INDEX assignments_app ON assignments(app_id, user_id);`,
 }

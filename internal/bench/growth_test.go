@@ -24,7 +24,9 @@ import (
 // kind, written straight into the stores: n audit records (10% about
 // alice, 10% denied, 10% admin events, so every filter fills a page of 100
 // even at 1,000 rows and the sizes compare equal work), n IdP users, n todos
-// and n Todo0 grants for alice.
+// and n Todo0 grants for alice; a group with the n users as members, an app
+// with the n users assigned, and one user with n sessions and n refresh
+// tokens at the IdP.
 type grown struct {
 	n           int
 	sb          *sandbox.Sandbox
@@ -34,7 +36,12 @@ type grown struct {
 	mcp         *mcp.ClientSession
 	midUser     string // a username in the middle of the user list
 	midTodo     string // a cursor in the middle of alice's todos
+	midMember   string // a user id in the middle of the group's members and the app's users
+	midGrants   string // a cursor in the middle of the busy user's sessions and refresh tokens
 }
+
+// busyUser is the bulk user who has n sessions and n refresh tokens.
+const busyUser = "00u_bulk000001"
 
 func grow(b *testing.B, n int) *grown {
 	b.Helper()
@@ -84,6 +91,30 @@ func grow(b *testing.B, n int) *grown {
 	exec("todo0/todo0.db", seq+`INSERT INTO todos(user_id, title, created_at, created_by) SELECT ?, 'bulk todo ' || i, 0, 'person' FROM seq`, n, g.todo0User)
 	exec("todo0/todo0.db", seq+`INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at)
 		SELECT 'bulk' || i, unixepoch(), ?, ?, ?, 'todos.read', 'jag' || i, unixepoch() + 300 FROM seq`, n, demo.Agent0Todo0ClientID, g.todo0User, sb.MCPResource)
+	exec("idp/idp.db", `INSERT INTO groups(id, name, created_at) VALUES ('bulk', 'bulk', 0);
+		INSERT INTO apps(id, name) VALUES ('bulkapp', 'Bulk app');
+		INSERT INTO group_members(group_id, user_id) SELECT 'bulk', id FROM users WHERE id LIKE '00u_bulk%';
+		INSERT INTO assignments(app_id, user_id) SELECT 'bulkapp', id FROM users WHERE id LIKE '00u_bulk%';`)
+	exec("idp/idp.db", seq+`INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at)
+		SELECT 'bulk' || i, randomblob(32), ?, unixepoch() - i, unixepoch() + 86400 FROM seq`, n, busyUser)
+	exec("idp/idp.db", seq+`INSERT INTO refresh_tokens(token_hash, id, client_id, user_id, sid, scope, created_at, expires_at)
+		SELECT randomblob(32), 'bulk' || i, 'agent0', ?, 'bulk' || i, 'openid', unixepoch() - i, unixepoch() + 86400 FROM seq`, n, busyUser)
+	g.midMember = fmt.Sprintf("00u_bulk%06d", n/2)
+	func() {
+		// The grants pages' after= is "<time>.<rowid>" of the last session
+		// and refresh token shown, joined by "_".
+		db, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "idp/idp.db"))
+		defer db.Close()
+		var pos [2]string
+		for i, t := range []string{"sessions", "refresh_tokens"} {
+			col := map[string]string{"sessions": "auth_time", "refresh_tokens": "created_at"}[t]
+			if err := db.QueryRow(`SELECT `+col+` || '.' || rowid FROM `+t+` WHERE user_id = ? ORDER BY `+col+` DESC, rowid DESC LIMIT 1 OFFSET ?`,
+				busyUser, n/2).Scan(&pos[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		g.midGrants = pos[0] + "_" + pos[1]
+	}()
 	g.todo0Cookie = "bench-session-cookie"
 	h := sha256.Sum256([]byte(g.todo0Cookie))
 	exec("todo0/todo0.db", `INSERT INTO sessions(cookie_hash, user_id, csrf, expires_at) VALUES (?, ?, 'c', ?)`, h[:], g.todo0User, time.Now().Add(time.Hour).Unix())
@@ -127,14 +158,20 @@ func serviceAuth(r *http.Request) {
 }
 
 // growthOps are the user-facing operations whose cost must not grow with
-// the data: the admin's audit filters and user list, Todo0's todo API and
-// page (with its per-app grant summary), and MCP list_todos.
+// the data: the admin's audit filters, user list, group and app (with
+// their first page of users), the lists of groups and apps, a group's
+// members, an app's assigned users and a user's sessions and refresh
+// tokens (first and middle pages), Todo0's todo API and page (with its
+// per-app grant summary), and MCP list_todos.
 func growthOps(g *grown) []struct {
 	name string
 	run  func() error
 } {
 	audit := func(q string) func() error {
 		return func() error { _, err := g.get(g.sb.IdPURL+"/admin/api/audit?"+q, adminAuth); return err }
+	}
+	admin := func(path string) func() error {
+		return func() error { _, err := g.get(g.sb.IdPURL+"/admin/api"+path, adminAuth); return err }
 	}
 	api := g.sb.Todo0URL + "/api/v1/users/" + url.PathEscape(g.todo0User) + "/todos"
 	ctx := context.Background()
@@ -166,6 +203,16 @@ func growthOps(g *grown) []struct {
 			_, err := g.get(g.sb.IdPURL+"/admin/api/users?after="+g.midUser, adminAuth)
 			return err
 		}},
+		{"group-get", admin("/groups/bulk")},
+		{"groups-list", admin("/groups")},
+		{"group-members-first-page", admin("/groups/bulk/members")},
+		{"group-members-middle-page", admin("/groups/bulk/members?after=" + g.midMember)},
+		{"app-get", admin("/apps/bulkapp")},
+		{"apps-list", admin("/apps")},
+		{"app-users-first-page", admin("/apps/bulkapp/assignments/users")},
+		{"app-users-middle-page", admin("/apps/bulkapp/assignments/users?after=" + g.midMember)},
+		{"user-sessions-first-page", admin("/users/" + busyUser + "/sessions")},
+		{"user-sessions-middle-page", admin("/users/" + busyUser + "/sessions?after=" + url.QueryEscape(g.midGrants))},
 		{"todo-api-first-page", func() error { _, err := g.get(api, serviceAuth); return err }},
 		{"todo-api-middle-page", func() error { _, err := g.get(api+"?cursor="+g.midTodo, serviceAuth); return err }},
 		{"todo0-page", func() error {
