@@ -297,10 +297,15 @@ func (s *Server) idTokenSubject(ctx context.Context, c *client, raw string) (*su
 		Now:      s.now,
 	}
 	var extra struct {
-		SID      string `json:"sid"`
-		AuthTime int64  `json:"auth_time"`
+		SID      string
+		AuthTime int64
 	}
-	t, err := v.Verify(ctx, raw, &extra)
+	t, err := v.Verify(ctx, raw)
+	if err == nil {
+		if err = errors.Join(t.Claim("sid", &extra.SID), t.Claim("auth_time", &extra.AuthTime)); err != nil {
+			err = fmt.Errorf("%w: claims: %v", jwtverify.ErrMalformed, err)
+		}
+	}
 	if err != nil {
 		rule := "checklist 1.1 subject token"
 		if errors.Is(err, jwtverify.ErrAudience) {
