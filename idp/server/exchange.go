@@ -170,7 +170,7 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 		}
 	}
 	// 7-8: may this user reach the app?
-	u, err := s.userBy(ctx, "id", sub.UserID)
+	u, assignedTo, err := s.userWithAssignments(ctx, sub.UserID, c.AppID, app.ID)
 	if errors.Is(err, errNotFound) {
 		return nil, sub.UserID, oauth.InvalidGrant("the subject no longer exists").WithRule("checklist 1.3 user exists")
 	}
@@ -182,18 +182,10 @@ func (s *Server) exchange(ctx context.Context, c *client, form url.Values, detai
 	}
 	// The requesting app too: unassigning the user from it ends its XAA at once,
 	// not when the subject token runs out.
-	ok, err := s.assigned(ctx, u.ID, c.AppID)
-	if err != nil {
-		return nil, u.ID, oauth.ServerError(err)
-	}
-	if !ok {
+	if !assignedTo[0] {
 		return nil, u.ID, oauth.AccessDenied("user %s is no longer assigned to %s, the requesting app", u.Username, c.Name).WithRule("checklist 1.3 user assigned to the requesting app")
 	}
-	ok, err = s.assigned(ctx, u.ID, app.ID)
-	if err != nil {
-		return nil, u.ID, oauth.ServerError(err)
-	}
-	if !ok {
+	if !assignedTo[1] {
 		return nil, u.ID, oauth.AccessDenied("user %s is not assigned to %s", u.Username, app.Name).WithRule("checklist 1.3 user assigned")
 	}
 	// 9-12: admin policy.
