@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -269,6 +270,8 @@ func TestVerifyReadsExactClaims(t *testing.T) {
 		"aud an object":           {`{"iss":"` + iss + `","sub":"u1","aud":{"a":1},"exp":` + itoa(exp) + `}`, jwtverify.ErrMalformed},
 		"sub null":                {`{"iss":"` + iss + `","sub":null,"aud":"` + aud + `","exp":` + itoa(exp) + `}`, jwtverify.ErrMissingClaim},
 		"payload an array":        {`[` + base + `]`, jwtverify.ErrMalformed},
+		"spaces around members":   {`{ "iss" : "` + iss + `" , "sub" : "u1" , "aud" : [ "` + aud + `" ] , "exp" : ` + itoa(exp) + ` , "sid" : "s1" , "auth_time" : 5 }`, nil},
+		"exp with an exponent":    {`{` + strings.Replace(base, `"exp":`+itoa(exp), `"exp":`+itoa(exp/10)+`.0e1`, 1) + `,"sid":"s1","auth_time":5}`, nil},
 		"escaped strings decoded": {`{"iss":"https:\/\/idp.example","sub":"u\u0031","aud":"` + aud + `","exp":` + itoa(exp) + `,"sid":"s1","auth_time":5}`, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -293,6 +296,14 @@ func TestVerifyReadsExactClaims(t *testing.T) {
 			}
 			if err := tok.Claim("sid", &authTime); err == nil {
 				t.Fatal("a string claim decoded into an integer")
+			}
+			var n int64
+			for _, m := range []string{`5.5`, `1e3`, `99999999999999999999`, `"5"`, `null`} {
+				tok.Raw["x"] = json.RawMessage(m)
+				err := tok.Claim("x", &n)
+				if want := json.Unmarshal([]byte(m), new(int64)); (err == nil) != (want == nil) {
+					t.Errorf("Claim(%s) into an integer: %v, encoding/json says %v", m, err, want)
+				}
 			}
 		})
 	}
