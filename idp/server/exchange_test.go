@@ -105,6 +105,23 @@ func TestTokenExchangeRules(t *testing.T) {
 			}
 			f.Set("subject_token", g.IDToken)
 		}, status: 400, code: "invalid_grant", rule: "revoked IdP session"},
+		{name: "checklist 6: IdP session gone (pruned) -> invalid_grant", prep: func(t *testing.T, f url.Values) {
+			g := e.signIn("alice", demo.Agent0IdPClientID, "openid")
+			if _, err := e.s.db.Exec(`DELETE FROM sessions WHERE sid = ?`, g.SID); err != nil {
+				t.Fatal(err)
+			}
+			f.Set("subject_token", g.IDToken)
+		}, status: 400, code: "invalid_grant", rule: "revoked IdP session"},
+		// The session is read with the user and its assignments; its verdict
+		// still comes before the audience's.
+		{name: "checklist 6: revoked IdP session, unknown audience -> the session's invalid_grant", prep: func(t *testing.T, f url.Values) {
+			g := e.signIn("alice", demo.Agent0IdPClientID, "openid")
+			if err := e.s.RevokeSession(ctx, actor, g.SID); err != nil {
+				t.Fatal(err)
+			}
+			f.Set("subject_token", g.IDToken)
+			f.Set("audience", "http://unknown-as.example")
+		}, status: 400, code: "invalid_grant", rule: "revoked IdP session"},
 
 		// checklist 1.2: refresh token subject
 		{name: "checklist 1.2 / 6: revoked refresh token -> invalid_grant", prep: func(t *testing.T, f url.Values) {

@@ -98,6 +98,25 @@ func (s *Server) assigned(ctx context.Context, userID, appID string) (bool, erro
 	return n > 0, err
 }
 
+// userWithAssignments reads the user by id and whether it is assigned to
+// each of two apps (as assigned says), in one statement: the token
+// exchange checks all three, and a statement costs more than its lookups.
+func (s *Server) userWithAssignments(ctx context.Context, id, appA, appB string) (*user, [2]bool, error) {
+	var u user
+	var in [2]bool
+	err := s.stmts.QueryRow(ctx, `SELECT id, username, name, email, password_hash, active, is_admin,
+		(SELECT COUNT(*) FROM assignments WHERE user_id = ?1 AND app_id = ?2) +
+		(SELECT COUNT(*) FROM group_assignments ga JOIN group_members gm ON gm.group_id = ga.group_id WHERE gm.user_id = ?1 AND ga.app_id = ?2) > 0,
+		(SELECT COUNT(*) FROM assignments WHERE user_id = ?1 AND app_id = ?3) +
+		(SELECT COUNT(*) FROM group_assignments ga JOIN group_members gm ON gm.group_id = ga.group_id WHERE gm.user_id = ?1 AND ga.app_id = ?3) > 0
+		FROM users WHERE id = ?1`, id, appA, appB).
+		Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.Active, &u.Admin, &in[0], &in[1])
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, in, errNotFound
+	}
+	return &u, in, err
+}
+
 func (s *Server) inGroup(ctx context.Context, userID, groupID string) (bool, error) {
 	var n int
 	err := s.stmts.QueryRow(ctx, `SELECT COUNT(*) FROM group_members WHERE user_id = ? AND group_id = ?`, userID, groupID).Scan(&n)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jsonobj"
@@ -180,23 +181,29 @@ func (v *Verifier) Verify(ctx context.Context, raw string, dest ...any) (*Token,
 	if !slices.Contains(algs, jose.SignatureAlgorithm(h.Alg)) {
 		return nil, fmt.Errorf("%w: alg %q (allowed: %v)", ErrAlg, h.Alg, algs)
 	}
-	tok, err := jwt.ParseSigned(raw, algs)
+	sig, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	// 3. iss (read unverified only to pick the key source)
-	var peek struct {
-		Iss string `json:"iss"`
-	}
-	if err := tok.UnsafeClaimsWithoutVerification(&peek); err != nil {
+	// The payload is decoded once, into its members. go-jose's JSON reads
+	// names exactly and refuses a duplicate name, as it does for the claims
+	// struct; each claim is decoded from its member below.
+	payload := sig.UnsafePayloadWithoutVerification()
+	var members map[string]json.RawMessage
+	if err := josejson.Unmarshal(payload, &members); err != nil {
 		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	}
-	if peek.Iss == "" {
+	// 3. iss (read unverified only to pick the key source)
+	var iss string
+	if err := claim(members, "iss", &iss); err != nil {
+		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+	}
+	if iss == "" {
 		return nil, fmt.Errorf("%w: iss", ErrMissingClaim)
 	}
-	keys, ok := v.Issuers[peek.Iss]
+	keys, ok := v.Issuers[iss]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q is not a trusted issuer", ErrIssuer, peek.Iss)
+		return nil, fmt.Errorf("%w: %q is not a trusted issuer", ErrIssuer, iss)
 	}
 	// 4. kid
 	if h.Kid == "" {
@@ -204,20 +211,26 @@ func (v *Verifier) Verify(ctx context.Context, raw string, dest ...any) (*Token,
 	}
 	key, err := keys.Key(ctx, h.Kid)
 	if err != nil {
-		return nil, fmt.Errorf("%w: kid %q is not in %s's JWKS", ErrKey, h.Kid, peek.Iss)
+		return nil, fmt.Errorf("%w: kid %q is not in %s's JWKS", ErrKey, h.Kid, iss)
 	}
 	if key.Algorithm != "" && key.Algorithm != h.Alg {
 		return nil, fmt.Errorf("%w: kid %q is a %s key, token says %s", ErrAlg, h.Kid, key.Algorithm, h.Alg)
 	}
 	// 5. signature
-	t := &Token{Header: tok.Headers[0], Typ: h.Typ}
-	all := append([]any{&t.Claims, &t.Raw}, dest...)
-	if err := tok.Claims(key.Key); err != nil {
+	if _, err := sig.Verify(key.Key); err != nil {
 		return nil, fmt.Errorf("%w: does not verify with kid %q", ErrSignature, h.Kid)
 	}
 	// Verified; now decode (a payload that is not the right JSON shape is malformed).
-	if err := tok.UnsafeClaimsWithoutVerification(all...); err != nil {
+	t := &Token{Header: sig.Signatures[0].Header, Typ: h.Typ, Raw: members}
+	c := &t.Claims
+	if err := errors.Join(claim(members, "iss", &c.Issuer), claim(members, "sub", &c.Subject), claim(members, "aud", &c.Audience),
+		claim(members, "exp", &c.Expiry), claim(members, "nbf", &c.NotBefore), claim(members, "iat", &c.IssuedAt), claim(members, "jti", &c.ID)); err != nil {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+	}
+	for _, d := range dest {
+		if err := josejson.Unmarshal(payload, d); err != nil {
+			return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+		}
 	}
 	// 6. aud
 	if v.Audience != "" {
@@ -255,6 +268,24 @@ func (v *Verifier) Verify(ctx context.Context, raw string, dest ...any) (*Token,
 		}
 	}
 	return t, nil
+}
+
+// claim decodes member name of a payload into dst, as decoding the whole
+// payload into a struct with that field would; an absent member leaves dst
+// as it is.
+func claim(members map[string]json.RawMessage, name string, dst any) error {
+	raw, ok := members[name]
+	if !ok {
+		return nil
+	}
+	return josejson.Unmarshal(raw, dst)
+}
+
+// Claim decodes the claim name into dst (a pointer) with the exact JSON
+// rules the verifier uses for its own claims; an absent claim leaves dst
+// as it is.
+func (t *Token) Claim(name string, dst any) error {
+	return claim(t.Raw, name, dst)
 }
 
 func checkAudience(raw json.RawMessage, want string) error {

@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,3 +233,80 @@ func TestVerifyReadsExactHeaderNames(t *testing.T) {
 		})
 	}
 }
+
+// The payload is read as go-jose reads it: exact claim names, a duplicate
+// claim refused, a claim of the wrong type refused; the caller's own claims
+// (Token.Claim, dest) follow the same rules.
+func TestVerifyReadsExactClaims(t *testing.T) {
+	f := newFixture(t)
+	v := jwtverify.Verifier{Typ: "JWT", Issuers: map[string]jwtverify.KeySource{iss: f.keys}, Audience: aud, Required: []string{"sub"}, Now: func() time.Time { return f.now }}
+	signRaw := func(payload string) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: f.ec}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "ec1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := s.Sign([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	exp := f.now.Add(time.Minute).Unix()
+	base := `"iss":"` + iss + `","sub":"u1","aud":"` + aud + `","exp":` + itoa(exp)
+	for name, c := range map[string]struct {
+		payload string
+		want    error
+	}{
+		"well-formed":             {`{` + base + `,"sid":"s1","auth_time":5}`, nil},
+		"duplicate sub":           {`{` + base + `,"sub":"u2"}`, jwtverify.ErrMalformed},
+		"duplicate iss":           {`{"iss":"https://evil.example",` + base + `}`, jwtverify.ErrMalformed},
+		"ISS is not iss":          {`{"ISS":"` + iss + `","sub":"u1","aud":"` + aud + `","exp":` + itoa(exp) + `}`, jwtverify.ErrMissingClaim},
+		"iss not a string":        {`{"iss":1,"sub":"u1"}`, jwtverify.ErrMalformed},
+		"exp a string":            {`{"iss":"` + iss + `","sub":"u1","aud":"` + aud + `","exp":"` + itoa(exp) + `"}`, jwtverify.ErrMalformed},
+		"aud an object":           {`{"iss":"` + iss + `","sub":"u1","aud":{"a":1},"exp":` + itoa(exp) + `}`, jwtverify.ErrMalformed},
+		"sub null":                {`{"iss":"` + iss + `","sub":null,"aud":"` + aud + `","exp":` + itoa(exp) + `}`, jwtverify.ErrMissingClaim},
+		"payload an array":        {`[` + base + `]`, jwtverify.ErrMalformed},
+		"spaces around members":   {`{ "iss" : "` + iss + `" , "sub" : "u1" , "aud" : [ "` + aud + `" ] , "exp" : ` + itoa(exp) + ` , "sid" : "s1" , "auth_time" : 5 }`, nil},
+		"exp with an exponent":    {`{` + strings.Replace(base, `"exp":`+itoa(exp), `"exp":`+itoa(exp/10)+`.0e1`, 1) + `,"sid":"s1","auth_time":5}`, nil},
+		"escaped strings decoded": {`{"iss":"https:\/\/idp.example","sub":"u\u0031","aud":"` + aud + `","exp":` + itoa(exp) + `,"sid":"s1","auth_time":5}`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var dest struct {
+				SID string `json:"sid"`
+			}
+			tok, err := v.Verify(context.Background(), signRaw(c.payload), &dest)
+			if c.want != nil {
+				if !errors.Is(err, c.want) {
+					t.Fatalf("Verify = %v, want %v", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			var sid string
+			var authTime int64
+			if tok.Claims.Subject != "u1" || tok.Claims.Issuer != iss || tok.Claims.Expiry.Time().Unix() != exp || dest.SID != "s1" ||
+				tok.Claim("sid", &sid) != nil || sid != "s1" || tok.Claim("auth_time", &authTime) != nil || authTime != 5 {
+				t.Fatalf("claims %+v, dest %+v, sid %q auth_time %d", tok.Claims, dest, sid, authTime)
+			}
+			if err := tok.Claim("sid", &authTime); err == nil {
+				t.Fatal("a string claim decoded into an integer")
+			}
+			var n int64
+			for _, m := range []string{`5.5`, `1e3`, `99999999999999999999`, `"5"`, `null`} {
+				tok.Raw["x"] = json.RawMessage(m)
+				err := tok.Claim("x", &n)
+				if want := json.Unmarshal([]byte(m), new(int64)); (err == nil) != (want == nil) {
+					t.Errorf("Claim(%s) into an integer: %v, encoding/json says %v", m, err, want)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -246,11 +248,52 @@ func (s *Set) Sign(typ string, claims ...any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b := jwt.Signed(signer)
-	for _, c := range claims {
-		b = b.Claims(c)
+	payload, err := marshalClaims(claims)
+	if err != nil {
+		return "", err
 	}
-	return b.Serialize()
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+// marshalClaims is the JSON payload of claims: one struct or map is
+// marshalled once (go-jose's builder marshals, decodes into a map and
+// marshals again); several are merged as the builder does, a later claim
+// of the same name replacing an earlier one.
+func marshalClaims(claims []any) ([]byte, error) {
+	for _, c := range claims {
+		if _, ok := c.(map[string]any); !ok && reflect.Indirect(reflect.ValueOf(c)).Kind() != reflect.Struct {
+			return nil, jwt.ErrInvalidClaims
+		}
+	}
+	if len(claims) == 1 {
+		b, err := json.Marshal(claims[0])
+		switch {
+		case err != nil:
+			return nil, err
+		case string(b) == "null": // a nil map: no claims
+			return []byte("{}"), nil
+		case b[0] != '{':
+			return nil, jwt.ErrInvalidClaims
+		}
+		return b, nil
+	}
+	merged := map[string]json.RawMessage{}
+	for _, c := range claims {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		maps.Copy(merged, m)
+	}
+	return json.Marshal(merged)
 }
 
 func (s *Set) signer(typ string) (jose.Signer, error) {
