@@ -276,15 +276,17 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		claims    accessTokenClaims
 		at        string
 		tokenType = "Bearer"
+		user      provisioned
 	)
 	err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
 		if err := s.useJTI(ctx, tx, t); err != nil {
 			return err
 		}
-		userID, err := s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name)
-		if err != nil {
+		var err error
+		if user, err = s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); err != nil {
 			return err
 		}
+		userID := user.id
 		now := s.now()
 		claims = accessTokenClaims{
 			Claims: jwt.Claims{
@@ -305,6 +307,7 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix())
 		return err
 	})
+	s.settle(user, err)
 	if errors.Is(err, replay.ErrReplayed) {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
 	}
@@ -342,16 +345,4 @@ func ruleFor(err error) string {
 		}
 	}
 	return "checklist 3 well-formed JWT"
-}
-
-// provision finds or creates the Todo0 user for (iss, sub), keeping the
-// email and name the IdP last sent: one statement, one write.
-func (s *Server) provision(ctx context.Context, tx sqlitedb.Tx, iss, sub, email, name string) (string, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
-		ON CONFLICT(iss, sub) DO UPDATE SET
-			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE email END,
-			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END
-		RETURNING id`, "t0u_"+randomID()[:16], iss, sub, email, name, s.now().Unix()).Scan(&id)
-	return id, err
 }

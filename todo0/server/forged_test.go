@@ -304,8 +304,17 @@ func TestRedemptionIsOneTransaction(t *testing.T) {
 		m := decode(t, resp)
 		t.Fatalf("the ID-JAG whose redemption failed is refused afterwards: %d %v %v", resp.StatusCode, m["error"], m["error_description"])
 	}
-	resp.Body.Close()
-	if after := e.state(); after.grants != before.grants+1 || after.seenJTI != before.seenJTI+1 {
-		t.Errorf("after the redemption: %+v, want one more grant and jti record than %+v", after, before)
+	m := decode(t, resp)
+	if after := e.state(); after.grants != before.grants+1 || after.seenJTI != before.seenJTI+1 || after.users != before.users+1 {
+		t.Errorf("after the redemption: %+v, want one more grant, jti record and user than %+v", after, before)
+	}
+	// The user rolled back with the failed redemption is the one written now.
+	_, at, err := jwtverify.Peek(m["access_token"].(string))
+	var n int
+	if err == nil {
+		err = e.s.db.QueryRow(`SELECT COUNT(*) FROM users WHERE id = ?`, at["sub"]).Scan(&n)
+	}
+	if n != 1 {
+		t.Errorf("the access token's sub %v is no user (%v)", at["sub"], err)
 	}
 }

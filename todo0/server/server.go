@@ -141,6 +141,7 @@ type Server struct {
 
 	clientKeyCache sync.Map
 	clientCache    sync.Map // id -> client, see client()
+	users          userCache
 }
 
 //go:embed templates/*.html
