@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -192,7 +193,8 @@ type tokenResponse struct {
 //  5. client_id = the authenticated client
 //  8. resource is one of ours                 9. scopes known, narrowed to the request
 //     (no scope claim: Config.DefaultScopes)
-//  7. jti not seen before: recorded last, so a refused assertion leaves no trace
+//  7. jti not seen before: recorded last, with the grant, so a refused
+//     assertion leaves no trace
 //  10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
 //
 // Every assertion failure is invalid_grant. Not assertion failures: a
@@ -269,9 +271,9 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if len(granted) == 0 {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
 	}
-	// One transaction, one commit: the jti record, the user and the grant
-	// are written together or not at all, so a failure leaves the ID-JAG
-	// unredeemed and nothing half done.
+	// One transaction, one commit: the user and the grant, which is also
+	// the ID-JAG's replay record, are written together or not at all, so a
+	// failure leaves the ID-JAG unredeemed and nothing half done.
 	var (
 		claims    accessTokenClaims
 		at        string
@@ -279,18 +281,14 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		user      provisioned
 	)
 	err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
-		if err := s.useJTI(ctx, tx, t); err != nil {
-			return err
-		}
 		var err error
 		if user, err = s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); err != nil {
 			return err
 		}
-		userID := user.id
 		now := s.now()
 		claims = accessTokenClaims{
 			Claims: jwt.Claims{
-				Issuer: s.cfg.PublicURL, Subject: userID, Audience: jwt.Audience{resource},
+				Issuer: s.cfg.PublicURL, Subject: user.id, Audience: jwt.Audience{resource},
 				IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 				Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
 			},
@@ -303,9 +301,18 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		if at, err = s.keys.Sign(oauth.TypAccessToken, claims); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
-			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix())
-		return err
+		// The unique replay_id makes the insert atomic: of two redemptions
+		// of one ID-JAG, concurrent or not, one inserts and one does nothing.
+		res, err := tx.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at, replay_id, id_jag_exp)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(replay_id) DO NOTHING`,
+			claims.ID, now.Unix(), c.ID, user.id, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix(), s.replayID(t), t.Claims.Expiry.Time().Unix())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, replay.ErrReplayed)
+		}
+		return nil
 	})
 	s.settle(user, err)
 	if errors.Is(err, replay.ErrReplayed) {
