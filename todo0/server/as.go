@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -271,24 +272,22 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if len(granted) == 0 {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
 	}
-	// One transaction, one commit: the user and the grant, which is also
-	// the ID-JAG's replay record, are written together or not at all, so a
-	// failure leaves the ID-JAG unredeemed and nothing half done.
+	// One commit: the user (when it is new or its profile changed) and the
+	// grant, which is also the ID-JAG's replay record, are written together
+	// or not at all, so a failure leaves the ID-JAG unredeemed and nothing
+	// half done. For a known user with an unchanged profile the grant is
+	// the only write: one statement, no explicit transaction.
 	var (
 		claims    accessTokenClaims
 		at        string
 		tokenType = "Bearer"
 		user      provisioned
 	)
-	err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
-		var err error
-		if user, err = s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); err != nil {
-			return err
-		}
+	issue := func(exec func(q string, args ...any) (sql.Result, error), userID string) error {
 		now := s.now()
 		claims = accessTokenClaims{
 			Claims: jwt.Claims{
-				Issuer: s.cfg.PublicURL, Subject: user.id, Audience: jwt.Audience{resource},
+				Issuer: s.cfg.PublicURL, Subject: userID, Audience: jwt.Audience{resource},
 				IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 				Expiry: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)), ID: randomID(),
 			},
@@ -298,14 +297,15 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		if jkt != "" {
 			claims.Cnf, tokenType = map[string]string{"jkt": jkt}, dpop.Scheme
 		}
+		var err error
 		if at, err = s.keys.Sign(oauth.TypAccessToken, claims); err != nil {
 			return err
 		}
 		// The unique replay_id makes the insert atomic: of two redemptions
 		// of one ID-JAG, concurrent or not, one inserts and one does nothing.
-		res, err := tx.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at, replay_id, id_jag_exp)
+		res, err := exec(`INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at, replay_id, id_jag_exp)
 			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(replay_id) DO NOTHING`,
-			claims.ID, now.Unix(), c.ID, user.id, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix(), s.replayID(t), t.Claims.Expiry.Time().Unix())
+			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix(), s.replayID(t), t.Claims.Expiry.Time().Unix())
 		if err != nil {
 			return err
 		}
@@ -313,7 +313,18 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 			return cmp.Or(err, replay.ErrReplayed)
 		}
 		return nil
-	})
+	}
+	if id, ok := s.knownUser(t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); ok {
+		err = issue(func(q string, args ...any) (sql.Result, error) { return s.stmts.Exec(ctx, q, args...) }, id)
+	} else {
+		err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
+			var err error
+			if user, err = s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); err != nil {
+				return err
+			}
+			return issue(func(q string, args ...any) (sql.Result, error) { return tx.ExecContext(ctx, q, args...) }, user.id)
+		})
+	}
 	s.settle(user, err)
 	if errors.Is(err, replay.ErrReplayed) {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")

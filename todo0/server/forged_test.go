@@ -253,31 +253,42 @@ func TestAcceptedIDJAGVariants(t *testing.T) {
 }
 
 // TestConcurrentReplay: EMA / checklist 3.7, racing redemptions of one
-// ID-JAG yield exactly one access token (the jti insert is atomic).
+// ID-JAG yield exactly one access token (the grant's insert is atomic),
+// for a new user (user and grant in one transaction) and for a known one
+// (the grant alone).
 func TestConcurrentReplay(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	tok := sign(t, jwtSpec{}, e.claims())
-	const n = 8
-	codes := make(chan int, n)
-	for range n {
-		go func() {
-			resp := e.redeem(tok)
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
-	ok := 0
-	for range n {
-		if <-codes == http.StatusOK {
-			ok++
+	for _, known := range []bool{false, true} {
+		e := newEnv(t)
+		grants := 1
+		if known {
+			if resp := e.redeem(sign(t, jwtSpec{}, e.claims())); resp.StatusCode != http.StatusOK {
+				t.Fatalf("first redemption %d", resp.StatusCode)
+			}
+			grants++
 		}
-	}
-	if ok != 1 {
-		t.Errorf("%d of %d concurrent redemptions succeeded, want 1", ok, n)
-	}
-	if st := e.state(); st.grants != 1 || st.seenJTI != 1 {
-		t.Errorf("state %+v", st)
+		tok := sign(t, jwtSpec{}, e.claims())
+		const n = 8
+		codes := make(chan int, n)
+		for range n {
+			go func() {
+				resp := e.redeem(tok)
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}()
+		}
+		ok := 0
+		for range n {
+			if <-codes == http.StatusOK {
+				ok++
+			}
+		}
+		if ok != 1 {
+			t.Errorf("known user %v: %d of %d concurrent redemptions succeeded, want 1", known, ok, n)
+		}
+		if st := e.state(); st.grants != grants || st.seenJTI != grants || st.users != 1 {
+			t.Errorf("known user %v: state %+v", known, st)
+		}
 	}
 }
 

@@ -90,14 +90,26 @@ func (s *Server) settle(u provisioned, err error) {
 	}
 }
 
+// knownUser returns the id of the user for (iss, sub) when it is stored
+// (committed) with this email and name already, an empty one counting as
+// the stored one: then provisioning it would write nothing. A user is never
+// deleted, so the answer holds outside a transaction too.
+func (s *Server) knownUser(iss, sub, email, name string) (string, bool) {
+	u, ok := s.users.lookup(userKey{iss, sub})
+	if !ok || (email != "" && email != u.email) || (name != "" && name != u.name) {
+		return "", false
+	}
+	return u.id, true
+}
+
 // provision finds or creates the Todo0 user for (iss, sub), keeping the
 // email and name the IdP last sent (an empty one keeps the stored value):
 // one statement, one write, and none for a known user whose profile is
 // unchanged. Call it in a write transaction and settle the result after.
 func (s *Server) provision(ctx context.Context, tx sqlitedb.Tx, iss, sub, email, name string) (provisioned, error) {
 	k := userKey{iss, sub}
-	if u, ok := s.users.lookup(k); ok && (email == "" || email == u.email) && (name == "" || name == u.name) {
-		return provisioned{id: u.id, key: k}, nil
+	if id, ok := s.knownUser(iss, sub, email, name); ok {
+		return provisioned{id: id, key: k}, nil
 	}
 	var u cachedUser
 	err := tx.QueryRowContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
