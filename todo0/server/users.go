@@ -24,11 +24,13 @@ type cachedUser struct {
 // returning user whose IdP sent nothing new is not written again: each
 // redemption and sign-in otherwise runs an upsert that rewrites nothing.
 //
-// It is exact because it is read and written only inside a write
-// transaction (Todo0 begins them IMMEDIATE, so they run one at a time): a
-// transaction that writes a user leaves a pending entry, settled after its
-// commit or rollback; a pending entry counts as unknown, so a user is only
-// skipped when the last write of it is known to have committed.
+// An entry is written only inside a write transaction (Todo0 begins them
+// IMMEDIATE, so they run one at a time): a transaction that writes a user
+// leaves a pending entry, settled after its commit or rollback. A pending
+// entry counts as unknown, so an entry that counts is the user as last
+// committed: never a user that was rolled back (users are never deleted),
+// and a profile at most as old as a write still in progress, as if read
+// just before it.
 type userCache struct {
 	mu  sync.Mutex
 	seq uint64
