@@ -1,8 +1,10 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -197,7 +199,8 @@ type tokenResponse struct {
 //  5. client_id = the authenticated client
 //  8. resource is one of ours                 9. scopes known, narrowed to the request
 //     (no scope claim: Config.DefaultScopes)
-//  7. jti not seen before: recorded last, so a refused assertion leaves no trace
+//  7. jti not seen before: recorded last, with the grant, so a refused
+//     assertion leaves no trace
 //  10. the subject maps to a Todo0 user (provisioned just in time by (iss, sub))
 //
 // Every assertion failure is invalid_grant. Not assertion failures: a
@@ -274,22 +277,18 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 	if len(granted) == 0 {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: it grants no scope").WithRule("checklist 3.9 scope")
 	}
-	// One transaction, one commit: the jti record, the user and the grant
-	// are written together or not at all, so a failure leaves the ID-JAG
-	// unredeemed and nothing half done.
+	// One commit: the user (when it is new or its profile changed) and the
+	// grant, which is also the ID-JAG's replay record, are written together
+	// or not at all, so a failure leaves the ID-JAG unredeemed and nothing
+	// half done. For a known user with an unchanged profile the grant is
+	// the only write: one statement, no explicit transaction.
 	var (
 		claims    accessTokenClaims
 		at        string
 		tokenType = "Bearer"
+		user      provisioned
 	)
-	err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
-		if err := s.useJTI(ctx, tx, t); err != nil {
-			return err
-		}
-		userID, err := s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name)
-		if err != nil {
-			return err
-		}
+	issue := func(exec func(q string, args ...any) (sql.Result, error), userID string) error {
 		now := s.now()
 		claims = accessTokenClaims{
 			Claims: jwt.Claims{
@@ -303,13 +302,35 @@ func (s *Server) redeemIDJAG(ctx context.Context, ac *clientauth.Client, form ur
 		if jkt != "" {
 			claims.Cnf, tokenType = map[string]string{"jkt": jkt}, dpop.Scheme
 		}
+		var err error
 		if at, err = s.keys.Sign(oauth.TypAccessToken, claims); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
-			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix())
-		return err
-	})
+		// The unique replay_id makes the insert atomic: of two redemptions
+		// of one ID-JAG, concurrent or not, one inserts and one does nothing.
+		res, err := exec(`INSERT INTO grants(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at, replay_id, id_jag_exp)
+			VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(replay_id) DO NOTHING`,
+			claims.ID, now.Unix(), c.ID, userID, resource, claims.Scope, t.Claims.ID, claims.Expiry.Time().Unix(), s.replayID(t), t.Claims.Expiry.Time().Unix())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, replay.ErrReplayed)
+		}
+		return nil
+	}
+	if id, ok := s.knownUser(t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); ok {
+		err = issue(func(q string, args ...any) (sql.Result, error) { return s.stmts.Exec(ctx, q, args...) }, id)
+	} else {
+		err = s.stmts.InTx(ctx, func(tx sqlitedb.Tx) error {
+			var err error
+			if user, err = s.provision(ctx, tx, t.Claims.Issuer, t.Claims.Subject, jag.Email, jag.Name); err != nil {
+				return err
+			}
+			return issue(func(q string, args ...any) (sql.Result, error) { return tx.ExecContext(ctx, q, args...) }, user.id)
+		})
+	}
+	s.settle(user, err)
 	if errors.Is(err, replay.ErrReplayed) {
 		return nil, oauth.InvalidGrant("ID-JAG rejected: jti %q was already redeemed (replay)", t.Claims.ID).WithRule("EMA jti replay")
 	}
@@ -347,16 +368,4 @@ func ruleFor(err error) string {
 		}
 	}
 	return "checklist 3 well-formed JWT"
-}
-
-// provision finds or creates the Todo0 user for (iss, sub), keeping the
-// email and name the IdP last sent: one statement, one write.
-func (s *Server) provision(ctx context.Context, tx sqlitedb.Tx, iss, sub, email, name string) (string, error) {
-	var id string
-	err := tx.QueryRowContext(ctx, `INSERT INTO users(id, iss, sub, email, name, created_at) VALUES (?,?,?,?,?,?)
-		ON CONFLICT(iss, sub) DO UPDATE SET
-			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE email END,
-			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END
-		RETURNING id`, "t0u_"+randomID()[:16], iss, sub, email, name, s.now().Unix()).Scan(&id)
-	return id, err
 }

@@ -253,31 +253,42 @@ func TestAcceptedIDJAGVariants(t *testing.T) {
 }
 
 // TestConcurrentReplay: EMA / checklist 3.7, racing redemptions of one
-// ID-JAG yield exactly one access token (the jti insert is atomic).
+// ID-JAG yield exactly one access token (the grant's insert is atomic),
+// for a new user (user and grant in one transaction) and for a known one
+// (the grant alone).
 func TestConcurrentReplay(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	tok := sign(t, jwtSpec{}, e.claims())
-	const n = 8
-	codes := make(chan int, n)
-	for range n {
-		go func() {
-			resp := e.redeem(tok)
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
-	ok := 0
-	for range n {
-		if <-codes == http.StatusOK {
-			ok++
+	for _, known := range []bool{false, true} {
+		e := newEnv(t)
+		grants := 1
+		if known {
+			if resp := e.redeem(sign(t, jwtSpec{}, e.claims())); resp.StatusCode != http.StatusOK {
+				t.Fatalf("first redemption %d", resp.StatusCode)
+			}
+			grants++
 		}
-	}
-	if ok != 1 {
-		t.Errorf("%d of %d concurrent redemptions succeeded, want 1", ok, n)
-	}
-	if st := e.state(); st.grants != 1 || st.seenJTI != 1 {
-		t.Errorf("state %+v", st)
+		tok := sign(t, jwtSpec{}, e.claims())
+		const n = 8
+		codes := make(chan int, n)
+		for range n {
+			go func() {
+				resp := e.redeem(tok)
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}()
+		}
+		ok := 0
+		for range n {
+			if <-codes == http.StatusOK {
+				ok++
+			}
+		}
+		if ok != 1 {
+			t.Errorf("known user %v: %d of %d concurrent redemptions succeeded, want 1", known, ok, n)
+		}
+		if st := e.state(); st.grants != grants || st.seenJTI != grants || st.users != 1 {
+			t.Errorf("known user %v: state %+v", known, st)
+		}
 	}
 }
 
@@ -304,8 +315,17 @@ func TestRedemptionIsOneTransaction(t *testing.T) {
 		m := decode(t, resp)
 		t.Fatalf("the ID-JAG whose redemption failed is refused afterwards: %d %v %v", resp.StatusCode, m["error"], m["error_description"])
 	}
-	resp.Body.Close()
-	if after := e.state(); after.grants != before.grants+1 || after.seenJTI != before.seenJTI+1 {
-		t.Errorf("after the redemption: %+v, want one more grant and jti record than %+v", after, before)
+	m := decode(t, resp)
+	if after := e.state(); after.grants != before.grants+1 || after.seenJTI != before.seenJTI+1 || after.users != before.users+1 {
+		t.Errorf("after the redemption: %+v, want one more grant, jti record and user than %+v", after, before)
+	}
+	// The user rolled back with the failed redemption is the one written now.
+	_, at, err := jwtverify.Peek(m["access_token"].(string))
+	var n int
+	if err == nil {
+		err = e.s.db.QueryRow(`SELECT COUNT(*) FROM users WHERE id = ?`, at["sub"]).Scan(&n)
+	}
+	if n != 1 {
+		t.Errorf("the access token's sub %v is no user (%v)", at["sub"], err)
 	}
 }

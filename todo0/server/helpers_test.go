@@ -230,13 +230,15 @@ func wantOAuthError(t *testing.T, resp *http.Response, status int, code string) 
 	return m
 }
 
-// dbState is what a refused request must not change.
+// dbState is what a refused request must not change. seenJTI counts the
+// replay records: seen_jti rows (client assertions) and the grants that
+// record their ID-JAG as redeemed.
 type dbState struct{ grants, users, seenJTI, todos int }
 
 func (e *env) state() dbState {
 	e.t.Helper()
 	var st dbState
-	err := e.s.db.QueryRow(`SELECT (SELECT COUNT(*) FROM grants), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM seen_jti), (SELECT COUNT(*) FROM todos)`).
+	err := e.s.db.QueryRow(`SELECT (SELECT COUNT(*) FROM grants), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM seen_jti) + (SELECT COUNT(*) FROM grants WHERE replay_id IS NOT NULL), (SELECT COUNT(*) FROM todos)`).
 		Scan(&st.grants, &st.users, &st.seenJTI, &st.todos)
 	if err != nil {
 		e.t.Fatal(err)

@@ -186,6 +186,32 @@ func TestMaintainPrunesReplayStore(t *testing.T) {
 	}
 }
 
+// TestReplayRecordOutlivesAccessToken: checklist 3.7, the grant is the
+// ID-JAG's replay record; when the access token expires before the ID-JAG,
+// Maintain keeps the record until the ID-JAG has expired too.
+func TestReplayRecordOutlivesAccessToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg *Config) { cfg.AccessTokenTTL = time.Minute })
+	tok := sign(t, jwtSpec{}, e.claims()) // exp in 5 minutes
+	if resp := e.redeem(tok); resp.StatusCode != http.StatusOK {
+		t.Fatalf("redeem %d", resp.StatusCode)
+	}
+	real := e.s.now
+	defer func() { e.s.now = real }()
+	e.s.now = func() time.Time { return real().Add(3 * time.Minute) }
+	if err := e.s.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, e.redeem(tok), http.StatusBadRequest, oauth.ErrInvalidGrant)
+	e.s.now = func() time.Time { return real().Add(10 * time.Minute) }
+	if err := e.s.Maintain(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(); st.seenJTI != 0 || st.grants != 0 {
+		t.Errorf("Maintain kept an expired grant: %+v", st)
+	}
+}
+
 // Todo0's authorization endpoint exists for the TypeScript MCP SDK's metadata
 // schema but grants nothing: access comes only through an ID-JAG.
 func TestAuthorizationEndpointGrantsNothing(t *testing.T) {

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"context"
 	"net/url"
 	"slices"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/jwtverify"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oauth"
-	"github.com/xaa-sandbox/xaa-sandbox/shared/replay"
 )
 
 // Todo0's vendor behaviours (shared/quirks), each off unless the sandbox was
@@ -49,11 +47,12 @@ func withoutScope(form url.Values) url.Values {
 	return out
 }
 
-// useJTI records the ID-JAG's jti, refusing a replay; with id-jag-reuse an
-// ID-JAG may come again until it expires.
-func (s *Server) useJTI(ctx context.Context, tx replay.Execer, t *jwtverify.Token) error {
+// replayID is what records the ID-JAG as redeemed (grants.replay_id): its
+// issuer and jti; nil with id-jag-reuse, where an ID-JAG may come again
+// until it expires.
+func (s *Server) replayID(t *jwtverify.Token) any {
 	if s.cfg.Quirks.IDJAGReuse {
 		return nil
 	}
-	return replay.UseIn(ctx, tx, "id-jag", t.Claims.Issuer, t.Claims.ID, t.Claims.Expiry.Time())
+	return t.Claims.Issuer + "\x00" + t.Claims.ID
 }

@@ -78,7 +78,7 @@ func TestRedeemDPoP(t *testing.T) {
 				req.Header.Set("DPoP", tc.proof)
 			}
 			idjagJTIs := func() (n int) {
-				_ = e.s.db.QueryRow(`SELECT COUNT(*) FROM seen_jti WHERE id LIKE 'id-jag' || char(0) || '%'`).Scan(&n)
+				_ = e.s.db.QueryRow(`SELECT COUNT(*) FROM grants WHERE replay_id IS NOT NULL`).Scan(&n)
 				return n
 			}
 			before := idjagJTIs()

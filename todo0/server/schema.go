@@ -77,4 +77,37 @@ var migrations = []string{
 		expires_at INTEGER NOT NULL
 	);
 	CREATE INDEX grants_user_live ON grants(user_id, expires_at);`,
+	// Version 6: a grant is also its ID-JAG's replay record (replay_id),
+	// kept until both the access token and the ID-JAG have expired: a
+	// redemption writes one row, not a grant and a seen_jti record, and the
+	// access token's jti, which nothing looks up, is no longer indexed.
+	// ID-JAGs redeemed before were recorded in seen_jti: they move here as
+	// replay records with no grant (expires_at 0: no token to revoke).
+	`CREATE TABLE grants_v6 (
+		jti        TEXT NOT NULL,        -- the access token's
+		at         INTEGER NOT NULL,
+		client_id  TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		resource   TEXT NOT NULL,
+		scope      TEXT NOT NULL,
+		id_jag_jti TEXT NOT NULL,
+		expires_at INTEGER NOT NULL,     -- the access token's
+		replay_id  TEXT,                 -- the ID-JAG's issuer NUL jti; NULL when it may be redeemed again (id-jag-reuse)
+		id_jag_exp INTEGER NOT NULL DEFAULT 0 -- the ID-JAG's exp
+	);
+	INSERT INTO grants_v6(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at)
+		SELECT jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at FROM grants ORDER BY rowid;
+	INSERT INTO grants_v6(jti, at, client_id, user_id, resource, scope, id_jag_jti, expires_at, replay_id, id_jag_exp)
+		SELECT '', 0, '', '', '', '', '', 0, CAST(substr(CAST(id AS BLOB), 8) AS TEXT), exp FROM seen_jti
+		WHERE substr(CAST(id AS BLOB), 1, 7) = CAST('id-jag' || char(0) AS BLOB);
+	DELETE FROM seen_jti WHERE substr(CAST(id AS BLOB), 1, 7) = CAST('id-jag' || char(0) AS BLOB);
+	DROP TABLE grants;
+	ALTER TABLE grants_v6 RENAME TO grants;
+	CREATE UNIQUE INDEX grants_replay ON grants(replay_id);
+	CREATE INDEX grants_expiry ON grants(max(expires_at, id_jag_exp));
+	CREATE INDEX grants_user_live ON grants(user_id, expires_at);
+	CREATE TRIGGER grants_count AFTER INSERT ON grants BEGIN
+		INSERT INTO grant_apps(user_id, client_id, n, last_at) VALUES (NEW.user_id, NEW.client_id, 1, NEW.at)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET n = n + 1, last_at = max(last_at, excluded.last_at);
+	END;`,
 }

@@ -141,6 +141,7 @@ type Server struct {
 
 	clientKeyCache sync.Map
 	clientCache    sync.Map // id -> client, see client()
+	users          userCache
 }
 
 //go:embed templates/*.html
@@ -245,13 +246,14 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Maintain prunes expired replay records, sessions and grants. A grant
-// (the record of an issued access token) goes once the token has expired;
-// what the page shows of it, the count and time per app, stays in
+// (the record of an issued access token and of the ID-JAG it was issued
+// for) goes once both have expired: then the ID-JAG's exp check refuses it
+// anyway. What the page shows of it, the count and time per app, stays in
 // grant_apps.
 func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
 	_, e1 := sqlitedb.Prune(ctx, s.db, "sessions", `expires_at < ?`, s.now().Unix())
-	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `max(expires_at, id_jag_exp) < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
 	_, e3 := sqlitedb.Prune(ctx, s.db, "revoked_access_tokens", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
 	return errors.Join(err, e1, e2, e3)
 }

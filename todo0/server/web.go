@@ -59,16 +59,17 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	// The user and the session: one transaction, one commit.
 	cookie := randomID() + randomID()
-	var userID string
+	var user provisioned
 	err = s.stmts.InTx(r.Context(), func(tx sqlitedb.Tx) error {
 		var err error
-		if userID, err = s.provision(r.Context(), tx, id.Issuer, id.Subject, id.Email, id.Name); err != nil {
+		if user, err = s.provision(r.Context(), tx, id.Issuer, id.Subject, id.Email, id.Name); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(r.Context(), `INSERT INTO sessions(cookie_hash, user_id, csrf, expires_at) VALUES (?,?,?,?)`,
-			hash(cookie), userID, randomID(), s.now().Add(sessionTTL).Unix())
+			hash(cookie), user.id, randomID(), s.now().Add(sessionTTL).Unix())
 		return err
 	})
+	s.settle(user, err)
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		s.log.Error("session", "err", err)

@@ -18,10 +18,13 @@ import (
 func (e *env) signIn(sub, email, name string) (userID, cookie string) {
 	e.t.Helper()
 	ctx := context.Background()
+	var u provisioned
 	err := e.s.stmts.InTx(ctx, func(tx sqlitedb.Tx) (err error) {
-		userID, err = e.s.provision(ctx, tx, e.idp.URL, sub, email, name)
+		u, err = e.s.provision(ctx, tx, e.idp.URL, sub, email, name)
 		return err
 	})
+	e.s.settle(u, err)
+	userID = u.id
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -224,14 +227,16 @@ func TestProvisionKeepsLatestProfile(t *testing.T) {
 	ctx := context.Background()
 	provision := func(email, name string) string {
 		t.Helper()
-		var id string
-		if err := e.s.stmts.InTx(ctx, func(tx sqlitedb.Tx) (err error) {
-			id, err = e.s.provision(ctx, tx, e.idp.URL, "00u_prov", email, name)
+		var u provisioned
+		err := e.s.stmts.InTx(ctx, func(tx sqlitedb.Tx) (err error) {
+			u, err = e.s.provision(ctx, tx, e.idp.URL, "00u_prov", email, name)
 			return err
-		}); err != nil {
+		})
+		e.s.settle(u, err)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return id
+		return u.id
 	}
 	profile := func(id string) (email, name string) {
 		t.Helper()
