@@ -141,6 +141,7 @@ type Server struct {
 
 	clientKeyCache sync.Map
 	clientCache    sync.Map // id -> client, see client()
+	users          *knownUsers
 }
 
 //go:embed templates/*.html
@@ -178,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
+		users: newKnownUsers(maxKnownUsers),
 		idpKeys: &jwks.Remote{
 			Issuer: cfg.IdPIssuer, MetadataURL: strings.TrimSuffix(cfg.IdPIssuer, "/") + "/.well-known/openid-configuration",
 			Client: cfg.HTTPClient, MinRefresh: cfg.IdPJWKSMinRefresh,
