@@ -228,6 +228,9 @@ func growthOps(g *grown) []struct {
 // 100,000 rows in one run, interleaved (one call per size per iteration, so
 // every size sees the same background load), and reports each size's time
 // and its ratio to the 1,000-row case ("x10k", "x100k"; the target is < 2).
+// "cpu-us-Nk" is the CPU time of the whole process (client and servers run
+// here) per call, which moves less with the machine's other load than the
+// wall time does.
 //
 //	go test -run '^$' -bench Growth -benchtime 200x ./internal/bench
 func BenchmarkGrowth(b *testing.B) {
@@ -246,17 +249,20 @@ func BenchmarkGrowth(b *testing.B) {
 				}
 			}
 			spent := make([]time.Duration, len(sizes))
+			cpu := make([]time.Duration, len(sizes))
 			for b.Loop() {
 				for i, run := range runs {
-					t0 := time.Now()
+					c0, t0 := cpuTime(), time.Now()
 					if err := run(); err != nil {
 						b.Fatal(err)
 					}
 					spent[i] += time.Since(t0)
+					cpu[i] += cpuTime() - c0
 				}
 			}
 			for i, n := range sizes {
 				b.ReportMetric(float64(spent[i].Microseconds())/float64(b.N), fmt.Sprintf("us-%dk", n/1000))
+				b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N), fmt.Sprintf("cpu-us-%dk", n/1000))
 				if i > 0 {
 					b.ReportMetric(float64(spent[i])/float64(spent[0]), fmt.Sprintf("x%dk", n/1000))
 				}

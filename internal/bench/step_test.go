@@ -26,7 +26,15 @@ import (
 //     (the ID-JAG) + ES256 sign (the access token);
 //
 //   - mcp-list / mcp-create: list_todos / create_todo on an open MCP
-//     session; floor ES256 verify (the access token).
+//     session, called with the Go MCP SDK's client (as Agent0 calls it), so
+//     the step's CPU time is Todo0 MCP's and Todo0's plus that client's;
+//     floor ES256 verify (the access token);
+//
+//   - mcp-list-raw / mcp-create-raw: the same calls on the same open session
+//     made by a minimal hand-written client (one JSON-RPC POST with the
+//     session id and bearer headers, the answer read whole and only its
+//     error/isError checked), so the step's CPU time is almost all the
+//     servers' (Todo0 MCP and the Todo0 API call it makes); same floor.
 //
 //     go test -run '^$' -bench StepVsFloor -benchtime 400x ./internal/bench
 func BenchmarkStepVsFloor(b *testing.B) {
@@ -60,6 +68,12 @@ func BenchmarkStepVsFloor(b *testing.B) {
 		}
 		return err
 	}
+	raw := newRawMCP(a, cs, at)
+	rawCall := func(name string, args map[string]any) {
+		if err := raw.call(ctx, name, args); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for range 20 { // a short list, as a user who uses the app has
 		n++
 		if err := call("create_todo", map[string]any{"title": "step " + itoa(n)}); err != nil {
@@ -83,11 +97,16 @@ func BenchmarkStepVsFloor(b *testing.B) {
 				b.Fatal(err)
 			}
 		}, func() { must(k.vAT.Verify(ctx, k.at)) }},
+		{"mcp-list-raw", func() { rawCall("list_todos", map[string]any{}) }, func() { must(k.vAT.Verify(ctx, k.at)) }},
 		{"mcp-create", func() {
 			n++
 			if err := call("create_todo", map[string]any{"title": "step " + itoa(n)}); err != nil {
 				b.Fatal(err)
 			}
+		}, func() { must(k.vAT.Verify(ctx, k.at)) }},
+		{"mcp-create-raw", func() {
+			n++
+			rawCall("create_todo", map[string]any{"title": "step " + itoa(n)})
 		}, func() { must(k.vAT.Verify(ctx, k.at)) }},
 	}
 	for _, st := range steps {

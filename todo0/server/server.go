@@ -140,8 +140,9 @@ type Server struct {
 	faults  *faults.Set
 
 	clientKeyCache sync.Map
-	clientCache    sync.Map // id -> client, see client()
-	users          userCache
+	clientCache    sync.Map    // id -> client, see client()
+	users          userCache   // committed users by (iss, sub), for the redemption
+	knownUsers     *knownUsers // user ids the service API has found
 }
 
 //go:embed templates/*.html
@@ -179,6 +180,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, db: db, stmts: &sqlitedb.Stmts{DB: db}, keys: ks, replay: &replay.Store{DB: db}, rp: rp, tmpl: tmpl, log: cfg.Logger, now: time.Now, faults: newFaults(),
+		knownUsers: newKnownUsers(maxKnownUsers),
 		idpKeys: &jwks.Remote{
 			Issuer: cfg.IdPIssuer, MetadataURL: strings.TrimSuffix(cfg.IdPIssuer, "/") + "/.well-known/openid-configuration",
 			Client: cfg.HTTPClient, MinRefresh: cfg.IdPJWKSMinRefresh,

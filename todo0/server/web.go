@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/httpx"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/oidcrp"
 	"github.com/xaa-sandbox/xaa-sandbox/shared/sqlitedb"
@@ -200,14 +201,26 @@ func validTitle(t string) (string, bool) {
 	return t, t != "" && len(t) <= MaxTitle
 }
 
+// createTodo stores a todo and returns it as stored, built from what was
+// written (and the acting client's name from the client cache) rather than
+// read back.
 func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via string) (todo, error) {
-	var id int64
+	t := todo{Title: title, CreatedAt: s.now().Unix(), CreatedBy: createdBy, ViaClient: via}
+	if via != "" {
+		c, err := s.client(ctx, via)
+		switch {
+		case err == nil:
+			t.ViaName = c.Name
+		case !errors.Is(err, clientauth.ErrUnknownClient):
+			return todo{}, err
+		}
+	}
 	err := s.stmts.QueryRow(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
-		userID, title, s.now().Unix(), createdBy, via).Scan(&id)
+		userID, title, t.CreatedAt, createdBy, via).Scan(&t.ID)
 	if err != nil {
 		return todo{}, err
 	}
-	return s.todo(ctx, id)
+	return t, nil
 }
 
 func (s *Server) todo(ctx context.Context, id int64) (todo, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,5 +264,29 @@ func TestProvisionKeepsLatestProfile(t *testing.T) {
 	var n int
 	if err := e.s.db.QueryRow(`SELECT COUNT(*) FROM users WHERE sub = '00u_prov'`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d users for one (iss, sub) (%v), want 1", n, err)
+	}
+}
+
+// TestCreateTodoAnswersAsStored: the todo the service API answers a create
+// with (built from what was written, not read back) is the todo a later
+// list returns, field for field.
+func TestCreateTodoAnswersAsStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, _ := e.signIn("00u_alice", "alice@acme.example", "Alice Anderson")
+	resp, created := e.api(http.MethodPost, "/api/v1/users/"+alice+"/todos", `{"title":"  Buy oat milk ","acting_client":"`+demo.Agent0Todo0ClientID+`"}`, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, created)
+	}
+	resp, m := e.api(http.MethodGet, "/api/v1/users/"+alice+"/todos", "", nil)
+	todos, _ := m["todos"].([]any)
+	if resp.StatusCode != http.StatusOK || len(todos) != 1 {
+		t.Fatalf("list: %d %v", resp.StatusCode, m)
+	}
+	if !reflect.DeepEqual(created, todos[0]) {
+		t.Errorf("created %v, stored %v", created, todos[0])
+	}
+	if created["title"] != "Buy oat milk" || created["via_name"] != "Agent0" {
+		t.Errorf("created %v", created)
 	}
 }
