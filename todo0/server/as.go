@@ -126,7 +126,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case "":
 		err = oauth.InvalidRequest("grant_type is missing")
 	case oauth.GrantTypeJWTBearer:
-		resp, err = s.redeemIDJAG(withDPoPHeader(r), c, form)
+		// The redemption runs to its end when the client hangs up, as the
+		// IdP's exchange does: its statements are short, and a cancellable
+		// context costs a watching goroutine per statement in database/sql
+		// and the SQLite driver. A client that is gone gets nothing either way.
+		resp, err = s.redeemIDJAG(withDPoPHeader(r.WithContext(context.WithoutCancel(r.Context()))), c, form)
 	default:
 		err = oauth.Errorf(oauth.ErrUnsupportedGrantType, "grant_type %q is not supported; Todo0 accepts %s with an ID-JAG", gt, oauth.GrantTypeJWTBearer)
 	}

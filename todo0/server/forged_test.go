@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -328,4 +330,31 @@ func TestRedemptionIsOneTransaction(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the access token's sub %v is no user (%v)", at["sub"], err)
 	}
+}
+
+// A redemption whose client hung up once the request was read runs to its
+// end: the ID-JAG is recorded as redeemed (so it cannot be presented again)
+// rather than half-stored or refused because the request was cancelled.
+func TestRedemptionRunsToItsEndAfterHangUp(t *testing.T) {
+	e := newEnv(t)
+	if resp := e.redeem(sign(t, jwtSpec{}, e.claims())); resp.StatusCode != http.StatusOK { // the client is known, the IdP's keys fetched
+		t.Fatalf("first redemption: %d", resp.StatusCode)
+	}
+	before := e.state()
+	jag := sign(t, jwtSpec{}, e.claims())
+	form := url.Values{"grant_type": {oauth.GrantTypeJWTBearer}, "assertion": {jag}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client is gone
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, e.url+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(demo.Agent0Todo0ClientID, demo.Agent0Todo0ClientSecret)
+	rec := httptest.NewRecorder()
+	e.s.token(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("redemption after hang-up: %d %s", rec.Code, rec.Body)
+	}
+	if after := e.state(); after.grants != before.grants+1 {
+		t.Errorf("after the redemption: %+v, want one more grant than %+v", after, before)
+	}
+	wantOAuthError(t, e.redeem(jag), http.StatusBadRequest, oauth.ErrInvalidGrant)
 }
