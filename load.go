@@ -18,6 +18,9 @@ import (
 // loadCmd is `go run . load`: simulated agents doing full XAA flows against a
 // fresh in-process sandbox (or, with -target, one already running on
 // loopback), then a check that every acknowledged todo is stored exactly once.
+// defaultMCPSessionsPerUser is Todo0 MCP's --max-sessions-per-user.
+const defaultMCPSessionsPerUser = 16
+
 func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	cfg := load.Config{}
@@ -34,8 +37,13 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.Concurrency > 1024 || cfg.Flows > 1_000_000 {
 		return errors.New("load: -c at most 1024 and -n at most 1000000")
 	}
+	// Every agent acts for alice and holds one MCP session at a time, and
+	// Todo0 MCP closes a user's oldest session beyond its per-user cap.
 	if *running {
 		cfg.Target = load.Target{IdPURL: demo.IdPURL, Agent0URL: demo.Agent0URL, Todo0URL: demo.Todo0URL, MCPResource: demo.Todo0MCPURL + demo.MCPPath}
+		if cfg.Concurrency > defaultMCPSessionsPerUser {
+			fmt.Fprintf(out, "note: every agent acts for alice, and Todo0 MCP keeps %d sessions per user unless started with a larger --max-sessions-per-user; beyond that, agents lose their sessions (\"session not found\")\n", defaultMCPSessionsPerUser)
+		}
 	} else {
 		dir := *dataDir
 		if dir == "" {
@@ -47,7 +55,8 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 			dir = tmp
 		}
 		start := time.Now()
-		sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IdPSigningAlg: *idpAlg, IDJAGTTL: 5 * time.Minute, AccessTokenTTL: 5 * time.Minute})
+		sb, err := sandbox.Start(ctx, sandbox.Options{DataDir: dir, IdPSigningAlg: *idpAlg, IDJAGTTL: 5 * time.Minute, AccessTokenTTL: 5 * time.Minute,
+			MCPMaxSessionsPerUser: max(defaultMCPSessionsPerUser, cfg.Concurrency)})
 		if err != nil {
 			return err
 		}

@@ -54,6 +54,9 @@ type Options struct {
 	Agent0DPoP bool
 	// MCPSessionTimeout closes Todo0 MCP sessions idle this long (30m).
 	MCPSessionTimeout time.Duration
+	// MCPMaxSessionsPerUser bounds one user's Todo0 MCP sessions (16); a
+	// load run whose agents all act for one user needs one per agent.
+	MCPMaxSessionsPerUser int
 	// IdPAuditMaxRows caps the IdP's audit log (200,000; negative: no cap).
 	IdPAuditMaxRows int
 	// SharedSignals: Acme pushes CAEP/RISC events to Todo0, which ends the
@@ -144,7 +147,7 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 		sb.IdP.Close()
 		return nil, err
 	}
-	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, SessionTimeout: o.MCPSessionTimeout, CheckRevocation: o.SharedSignals, Logger: logger.With("party", "todo0-mcp")})
+	sb.MCP, err = mcpserver.New(mcpserver.Config{PublicURL: sb.MCPURL, AuthServer: sb.Todo0URL, ClockSkew: o.ClockSkew, SessionTimeout: o.MCPSessionTimeout, MaxSessionsPerUser: o.MCPMaxSessionsPerUser, CheckRevocation: o.SharedSignals, Logger: logger.With("party", "todo0-mcp")})
 	if err != nil {
 		sb.IdP.Close()
 		sb.Todo0.Close()
