@@ -68,4 +68,32 @@ func TestTodo0PagePages(t *testing.T) {
 	if n := strings.Count(admin.HTML(), `<tr id="user-`); n != 54 || admin.Exists("#next-page") {
 		t.Fatalf("second users page: %d rows", n)
 	}
+
+	// A group of 150: its page shows 100 members, the next page the other
+	// 50, and removing one there keeps the admin on a working page.
+	exec("idp/idp.db", `INSERT INTO groups(id, name, created_at) VALUES ('g_bulk', 'bulk', 0)`)
+	exec("idp/idp.db", seq+`INSERT INTO group_members(group_id, user_id) SELECT 'g_bulk', printf('00u_bulk%03d', i) FROM seq`, 150)
+	admin.Go(sb.IdPURL + "/admin/groups")
+	admin.MustContain("more members")
+	admin.Click(`#group-g_bulk a[href="/admin/groups/g_bulk"]`)
+	members := func() int { return strings.Count(admin.HTML(), `<tr id="member-`) }
+	if n := members(); n != 100 || !admin.Exists("#next-page") || admin.Exists("#first-page") {
+		t.Fatalf("group page: %d members, next %v", n, admin.Exists("#next-page"))
+	}
+	admin.MustContain("user001", "user100")
+	admin.MustNotContain("user101")
+	admin.Click("#next-page")
+	if n := members(); n != 50 || admin.Exists("#next-page") || !admin.Exists("#first-page") {
+		t.Fatalf("second group page: %d members", n)
+	}
+	admin.MustContain("user101", "user150")
+	if dst := os.Getenv("XAA_GROUP_PAGING_SCREENSHOT"); dst != "" {
+		admin.Screenshot(dst)
+	}
+	admin.Submit(`#member-user150 button`)
+	admin.MustNotContain(`id="member-user150"`)
+	admin.Go(sb.IdPURL + "/admin/groups/g_bulk?after=00u_bulk100")
+	if n := members(); n != 49 {
+		t.Fatalf("after removing user150: %d members on the second page, want 49", n)
+	}
 }
