@@ -129,7 +129,7 @@ func play(ctx context.Context, args []string, out, errOut io.Writer) error {
 	} else {
 		// Parties log some refusals (a fault's 500) through the default
 		// logger; the narration already shows them.
-		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
 	var ns scenarios.Narrators
 	if !*asJSON {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,7 +109,9 @@ func Start(ctx context.Context, o Options) (_ *Sandbox, err error) {
 	}
 	logger := o.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// Discarded unformatted: a text handler writing to io.Discard would
+		// still format every request's line.
+		logger = slog.New(slog.DiscardHandler)
 	}
 	var lns []net.Listener
 	defer func() {
