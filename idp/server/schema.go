@@ -170,4 +170,8 @@ var migrations = []string{
 	// Version 11: an app's assigned users read as one range per page (the
 	// primary key starts with the user, which serves the exchange's check).
 	`CREATE INDEX assignments_app ON assignments(app_id, user_id);`,
+	// Version 12: parts of the demo world that joined it after a data
+	// directory was made, by name. Each is added to an older world once, so
+	// one an administrator deletes afterwards stays deleted.
+	`CREATE TABLE seed_additions (name TEXT PRIMARY KEY);`,
 }

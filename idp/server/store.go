@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/xaa-sandbox/xaa-sandbox/shared/clientauth"
@@ -300,11 +301,11 @@ func (s *Server) seed(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 		return err
 	}
-	if n > 0 {
-		return nil
-	}
 	cfg := s.cfg
 	mcpResource := cfg.Todo0MCPURL + demo.MCPPath
+	if n > 0 {
+		return s.seedAdditions(ctx, mcpResource)
+	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		now := s.now().Unix()
 		exec := func(q string, args ...any) error {
@@ -356,6 +357,55 @@ func (s *Server) seed(ctx context.Context) error {
 			mustJSON([]rar.Allowed{{Type: demo.Todo0TodosDetailType, Actions: demo.Agent0Todo0DetailActions}})); err != nil {
 			return err
 		}
+		if err := seedWiki0(ctx, tx, mcpResource); err != nil {
+			return err
+		}
+		return exec(`INSERT INTO seed_additions(name) VALUES (?)`, seedAdditionWiki0)
+	})
+}
+
+// seedAdditionWiki0 names Wiki0, the SAML requesting app, among the
+// seed additions: it joined the demo world after the first release.
+const seedAdditionWiki0 = "wiki0"
+
+// seedAdditions brings an older demo world up to date, once per addition:
+// a data directory made before Wiki0 existed gets Wiki0 (its app, client,
+// SAML registration, connection and the demo users' assignments), unless
+// an administrator already made something with its names.
+func (s *Server) seedAdditions(ctx context.Context, mcpResource string) error {
+	added := false
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO seed_additions(name) VALUES (?) ON CONFLICT DO NOTHING`, seedAdditionWiki0)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // added before (and perhaps deleted since)
+		}
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM apps WHERE id = ?) + (SELECT COUNT(*) FROM clients WHERE id = ?) + (SELECT COUNT(*) FROM managed_connections WHERE id = ?)`,
+			demo.AppWiki0, demo.Wiki0IdPClientID, "mc_wiki0_todo0").Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps(id, name, audience, resources, scopes) VALUES (?, 'Wiki0', NULL, '[]', '[]')`, demo.AppWiki0); err != nil {
+			return err
+		}
+		for _, u := range demo.Users {
+			if !slices.Contains(u.Apps, demo.AppWiki0) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO assignments(user_id, app_id) SELECT id, ? FROM users WHERE id = ?`, demo.AppWiki0, u.ID); err != nil {
+				return err
+			}
+		}
+		added = true
 		return seedWiki0(ctx, tx, mcpResource)
 	})
+	if added {
+		s.log.Info("the demo world of this older data directory now has Wiki0, the SAML requesting app (docs/saml.md)")
+	}
+	return err
 }

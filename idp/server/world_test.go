@@ -60,3 +60,57 @@ func TestSeededURLsFollowTheConfiguration(t *testing.T) {
 		t.Errorf("connection resources = %v", got)
 	}
 }
+
+// TestOlderWorldGetsWiki0Once: a data directory made before Wiki0 (the SAML
+// requesting app) joined the demo world gets it at the next start, with the
+// demo users' assignments; one an administrator deleted afterwards is not
+// added again.
+func TestOlderWorldGetsWiki0Once(t *testing.T) {
+	dir := t.TempDir()
+	e1 := newEnvAt(t, dir)
+	count := func(e *env, q string, args ...any) int {
+		var n int
+		if err := e.s.db.QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// What a data directory from before Wiki0 looks like.
+	for _, q := range []string{
+		`DELETE FROM managed_connections WHERE id = 'mc_wiki0_todo0'`,
+		`DELETE FROM clients WHERE id = 'wiki0'`,
+		`DELETE FROM apps WHERE id = 'wiki0'`,
+		`DELETE FROM seed_additions`,
+	} {
+		if _, err := e1.s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e1.s.Close()
+
+	e2 := newEnvAt(t, dir)
+	if n := count(e2, `SELECT COUNT(*) FROM saml_service_providers WHERE client_id = ?`, demo.Wiki0IdPClientID); n != 1 {
+		t.Fatalf("Wiki0's SAML registration: %d rows, want 1", n)
+	}
+	if n := count(e2, `SELECT COUNT(*) FROM managed_connections WHERE client_id = ?`, demo.Wiki0IdPClientID); n != 1 {
+		t.Errorf("Wiki0's connection: %d rows, want 1", n)
+	}
+	want := 0
+	for _, u := range demo.Users {
+		if slices.Contains(u.Apps, demo.AppWiki0) {
+			want++
+		}
+	}
+	if n := count(e2, `SELECT COUNT(*) FROM assignments WHERE app_id = ?`, demo.AppWiki0); n != want || want == 0 {
+		t.Errorf("Wiki0 assignments: %d, want %d", n, want)
+	}
+	// The administrator removes Wiki0; it stays removed.
+	if _, err := e2.s.db.Exec(`DELETE FROM managed_connections WHERE id = 'mc_wiki0_todo0'; DELETE FROM clients WHERE id = 'wiki0'; DELETE FROM apps WHERE id = 'wiki0'`); err != nil {
+		t.Fatal(err)
+	}
+	e2.s.Close()
+	e3 := newEnvAt(t, dir)
+	if n := count(e3, `SELECT COUNT(*) FROM apps WHERE id = ?`, demo.AppWiki0); n != 0 {
+		t.Errorf("Wiki0 came back after the administrator deleted it")
+	}
+}
