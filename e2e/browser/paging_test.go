@@ -16,7 +16,7 @@ import (
 
 // TestTodo0PagePages: a person with 120 todos sees them 50 at a time on
 // Todo0's page and walks through them with "Next page" and back with
-// "First page"; the admin sees 100 users per page of the console's table.
+// "First page", and marking one done keeps them on its page; the admin sees 100 users per page of the console's table.
 func TestTodo0PagePages(t *testing.T) {
 	dir := t.TempDir()
 	sb := StartSandbox(t, sandbox.Options{DataDir: dir})
@@ -46,6 +46,12 @@ func TestTodo0PagePages(t *testing.T) {
 	alice.Click("#next-page")
 	alice.MustContain("todo 051", "todo 100")
 	alice.MustNotContain("todo 050", "todo 101")
+	// Done on the second page comes back to the second page.
+	alice.Click(`li[data-id="60"] button`)
+	alice.MustContain("todo 051", "todo 100")
+	if !alice.Exists(`li[data-id="60"] span.done`) || alice.Exists(`li[data-id="60"] button`) {
+		t.Fatal("todo 060 is not shown done on the page it was marked on")
+	}
 	alice.Click("#next-page")
 	if n := count(); n != 20 || alice.Exists("#next-page") || !alice.Exists("#first-page") {
 		t.Fatalf("last page: %d todos, next %v", n, alice.Exists("#next-page"))

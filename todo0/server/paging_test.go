@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -156,5 +157,74 @@ func TestMaintainPrunesGrantsKeepsPage(t *testing.T) {
 	}
 	if p := e.page(cookie); !strings.Contains(p, "redeemed 4 ID-JAG(s)") || !strings.Contains(p, now.Add(-time.Minute).Format("2006-01-02 15:04")) {
 		t.Errorf("the page lost the count or the time of the pruned grants")
+	}
+}
+
+// TestDoneKeepsThePage: marking a todo done on a later page of Todo0's page
+// comes back to that page, a cursor the server did not hand out comes back
+// to the first page, and a todo that is not the person's is a 404 that
+// changes nothing.
+func TestDoneKeepsThePage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, cookie := e.signIn("00u_alice", "alice@acme.example", "Alice Anderson")
+	bob, _ := e.signIn("00u_bob", "bob@acme.example", "Bob Brown")
+	e.bulkTodos(alice, webTodoPage+5)
+	e.bulkTodos(bob, 1)
+	var csrf string
+	if err := e.s.db.QueryRow(`SELECT csrf FROM sessions WHERE cookie_hash = ?`, hash(cookie)).Scan(&csrf); err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, form url.Values) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.url+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	_, _, first := do(http.MethodGet, "/", nil)
+	m := regexp.MustCompile(`href="/\?cursor=([0-9]+)" id="next-page"`).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatal("no next page link")
+	}
+	cursor := m[1]
+	_, _, second := do(http.MethodGet, "/?cursor="+cursor, nil)
+	if !strings.Contains(second, `name="cursor" value="`+cursor+`"`) {
+		t.Fatal("the second page's Done forms do not carry its cursor")
+	}
+	if strings.Contains(first, `name="cursor"`) {
+		t.Error("the first page's Done forms carry a cursor")
+	}
+	var onSecond int64
+	if err := e.s.db.QueryRow(`SELECT id FROM todos WHERE user_id = ? ORDER BY id LIMIT 1 OFFSET ?`, alice, webTodoPage+1).Scan(&onSecond); err != nil {
+		t.Fatal(err)
+	}
+	done := func(id int64, cursor string) (int, string) {
+		status, loc, _ := do(http.MethodPost, "/todos/"+strconv.FormatInt(id, 10)+"/done", url.Values{"csrf": {csrf}, "cursor": {cursor}})
+		return status, loc
+	}
+	if status, loc := done(onSecond, cursor); status != http.StatusSeeOther || loc != "/?cursor="+cursor {
+		t.Errorf("Done on the second page: %d to %q, want 303 to /?cursor=%s", status, loc, cursor)
+	}
+	if status, loc := done(onSecond, "/evil.example"); status != http.StatusSeeOther || loc != "/" {
+		t.Errorf("Done with a forged cursor: %d to %q, want 303 to /", status, loc)
+	}
+	var bobsTodo int64
+	if err := e.s.db.QueryRow(`SELECT id FROM todos WHERE user_id = ?`, bob).Scan(&bobsTodo); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := done(bobsTodo, ""); status != http.StatusNotFound {
+		t.Errorf("Done on another person's todo: %d, want 404", status)
+	}
+	var doneCount int
+	if err := e.s.db.QueryRow(`SELECT count(*) FROM todos WHERE done = 1`).Scan(&doneCount); err != nil || doneCount != 1 {
+		t.Errorf("%d todos done (%v), want only the one on the second page", doneCount, err)
 	}
 }

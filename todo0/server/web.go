@@ -243,7 +243,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		data["Todos"], data["Next"], data["Paged"] = ts, next, cursor != ""
+		data["Todos"], data["Next"], data["Paged"], data["Cursor"] = ts, next, cursor != "", cursor
 		var apps []map[string]any
 		rows, err := s.stmts.Query(r.Context(), `SELECT g.client_id, c.name, g.last_at, g.n FROM grant_apps g LEFT JOIN clients c ON c.id = g.client_id WHERE g.user_id = ? ORDER BY g.client_id`, u.ID)
 		if err == nil {
@@ -287,8 +287,24 @@ func (s *Server) webCompleteTodo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	_, _ = s.db.ExecContext(r.Context(), `UPDATE todos SET done = 1 WHERE id = ? AND user_id = ?`, id, u.ID)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	res, err := s.stmts.Exec(r.Context(), `UPDATE todos SET done = 1 WHERE id = ? AND user_id = ?`, id, u.ID)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		http.Error(w, "no such todo of yours", http.StatusNotFound)
+		return
+	}
+	// Back to the page the person was on: the form carries that page's
+	// cursor, which is checked like any other before it goes into a URL.
+	to := "/"
+	if c := r.PostFormValue("cursor"); c != "" {
+		if _, err := parseCursor(c); err == nil {
+			to = "/?cursor=" + c
+		}
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
