@@ -15,11 +15,12 @@ import (
 	"github.com/xaa-sandbox/xaa-sandbox/shared/demo"
 )
 
-// loadCmd is `go run . load`: simulated agents doing full XAA flows against a
-// fresh in-process sandbox (or, with -target, one already running on
-// loopback), then a check that every acknowledged todo is stored exactly once.
 // defaultMCPSessionsPerUser is Todo0 MCP's --max-sessions-per-user.
 const defaultMCPSessionsPerUser = 16
+
+// loadCmd is `go run . load`: simulated agents doing full XAA flows against a
+// fresh in-process sandbox (or, with -running, one already running on
+// loopback), then a check that every acknowledged todo is stored exactly once.
 
 func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
@@ -42,7 +43,7 @@ func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	if *running {
 		cfg.Target = load.Target{IdPURL: demo.IdPURL, Agent0URL: demo.Agent0URL, Todo0URL: demo.Todo0URL, MCPResource: demo.Todo0MCPURL + demo.MCPPath}
 		if cfg.Concurrency > defaultMCPSessionsPerUser {
-			fmt.Fprintf(out, "note: every agent acts for alice, and Todo0 MCP keeps %d sessions per user unless started with a larger --max-sessions-per-user; beyond that, agents lose their sessions (\"session not found\")\n", defaultMCPSessionsPerUser)
+			fmt.Fprintf(out, "note: every agent acts for alice, and Todo0 MCP keeps %d sessions per user unless the sandbox was started with more (go run . up --max-sessions-per-user %d); beyond that, agents lose their sessions (\"session not found\")\n", defaultMCPSessionsPerUser, cfg.Concurrency)
 		}
 	} else {
 		dir := *dataDir

@@ -94,8 +94,19 @@ type upConfig struct {
 }
 
 func up(ctx context.Context, args []string, out io.Writer) error {
+	o, verbose, asJSON, err := upFlags(args)
+	if err != nil {
+		return err
+	}
+	if verbose {
+		o.Logger = party.Logger()
+	}
+	return startUp(ctx, o, asJSON, out)
+}
+
+// upFlags reads up's flags into the sandbox's options.
+func upFlags(args []string) (o sandbox.Options, verbose, asJSON bool, err error) {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	var o sandbox.Options
 	sandbox.DefaultPorts(&o)
 	fs.StringVar(&o.DataDir, "data-dir", party.Env("XAA_DATA_DIR", ".xaa-data"), "data directory: one database per party, keys included (env XAA_DATA_DIR)")
 	fs.StringVar(&o.Host, "host", party.Env("XAA_HOST", "localhost"), "host name in every public URL (env XAA_HOST)")
@@ -107,22 +118,27 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.IDJAGTTL, "id-jag-ttl", 5*time.Minute, "ID-JAG lifetime")
 	fs.DurationVar(&o.AccessTokenTTL, "access-token-ttl", 5*time.Minute, "Todo0 access token lifetime")
 	fs.BoolVar(&o.SharedSignals, "shared-signals", false, "Acme pushes Shared Signals (CAEP session-revoked, RISC account-disabled) to Todo0, which ends live access tokens at once; Todo0 MCP checks each token with Todo0")
-	verbose := fs.Bool("v", false, "log every request")
-	asJSON := fs.Bool("json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
+	fs.IntVar(&o.MCPMaxSessionsPerUser, "max-sessions-per-user", 16, "Todo0 MCP sessions one user may hold (a new one closes the oldest); a load run against this sandbox needs one per agent (load -c)")
+	fs.BoolVar(&verbose, "v", false, "log every request")
+	fs.BoolVar(&asJSON, "json", false, "once every party is ready, print one line of JSON (URLs, demo credentials, admin tokens) instead of the banner, for harnesses in other languages")
 	quirkFlag(fs, &o.Quirks)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, false, false, err
 	}
-	if *verbose {
-		o.Logger = party.Logger()
+	if o.MCPMaxSessionsPerUser < 1 || o.MCPMaxSessionsPerUser > 100_000 {
+		return o, false, false, fmt.Errorf("up: --max-sessions-per-user must be between 1 and 100000, got %d", o.MCPMaxSessionsPerUser)
 	}
+	return o, verbose, asJSON, nil
+}
+
+func startUp(ctx context.Context, o sandbox.Options, asJSON bool, out io.Writer) error {
 	start := time.Now()
 	sb, err := sandbox.Start(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
-	if *asJSON {
+	if asJSON {
 		if err := json.NewEncoder(out).Encode(upConfig{
 			Config: sandboxclient.Config{
 				URLs:        sandboxclient.NewURLs(sb.IdPURL, sb.Agent0URL, sb.Todo0URL, sb.MCPURL),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,24 @@ func TestUpJSON(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("up did not stop")
+	}
+}
+
+// TestUpFlags: up passes --max-sessions-per-user to Todo0 MCP, so a load run
+// against a running sandbox can have more agents than the default cap, and
+// refuses a cap that would let no session live.
+func TestUpFlags(t *testing.T) {
+	o, _, _, err := upFlags(nil)
+	if err != nil || o.MCPMaxSessionsPerUser != 16 {
+		t.Errorf("default: cap %d, %v; want 16", o.MCPMaxSessionsPerUser, err)
+	}
+	o, _, _, err = upFlags([]string{"--max-sessions-per-user", "64"})
+	if err != nil || o.MCPMaxSessionsPerUser != 64 {
+		t.Errorf("--max-sessions-per-user 64: cap %d, %v", o.MCPMaxSessionsPerUser, err)
+	}
+	for _, bad := range []string{"0", "-1", "100001"} {
+		if _, _, _, err := upFlags([]string{"--max-sessions-per-user", bad}); err == nil || !strings.Contains(err.Error(), "max-sessions-per-user") {
+			t.Errorf("--max-sessions-per-user %s: %v, want an error naming the flag", bad, err)
+		}
 	}
 }

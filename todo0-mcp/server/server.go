@@ -108,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSessionsPerUser == 0 {
 		cfg.MaxSessionsPerUser = 16
 	}
+	if cfg.MaxSessionsPerUser < 0 {
+		return nil, fmt.Errorf("todo0-mcp: max sessions per user must be at least 1, got %d", cfg.MaxSessionsPerUser)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -2,7 +2,9 @@ package server
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +65,14 @@ func TestMCPSessionTimeout(t *testing.T) {
 			t.Fatalf("idle session still open after 5s (timeout 50ms)")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestNewRefusesNegativeSessionCap: a negative per-user session cap would
+// close every session as it opens; it is a configuration error, not a cap.
+func TestNewRefusesNegativeSessionCap(t *testing.T) {
+	_, err := New(Config{PublicURL: "http://mcp.test", AuthServer: "http://as.test", Todo0API: "http://as.test", MaxSessionsPerUser: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "max sessions per user") {
+		t.Fatalf("New with MaxSessionsPerUser -1: %v, want an error", err)
 	}
 }
