@@ -41,6 +41,7 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // each connection would be its own empty database
 	}
+	db.SetMaxIdleConns(16)
 	if err := migrate(ctx, db, migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitedb: migrate %s: %w", path, err)
