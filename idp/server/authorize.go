@@ -194,7 +194,7 @@ func (s *Server) finishAuthz(w http.ResponseWriter, r *http.Request, a authzRequ
 		return
 	}
 	code := randomToken()
-	_, err = s.db.ExecContext(ctx, `INSERT INTO auth_codes(code_hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, expires_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+	_, err = s.stmts.Exec(ctx, `INSERT INTO auth_codes(code_hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, expires_at) VALUES (?,?,?,?,?,?,?,?,?)`,
 		hashToken(code), c.ID, u.ID, sess.SID, a.RedirectURI, oauth.JoinScope(oauth.SplitScope(a.Scope)), a.Nonce, a.CodeChallenge, s.now().Add(time.Minute).Unix())
 	if err != nil {
 		s.redirectError(w, r, a, oauth.ServerError(err))
@@ -218,7 +218,7 @@ type session struct {
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request, u *user) (*session, error) {
 	cookie := randomToken()
 	sess := &session{SID: "sid_" + randomToken()[:22], UserID: u.ID, AuthTime: s.now()}
-	_, err := s.db.ExecContext(r.Context(), `INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at) VALUES (?,?,?,?,?)`,
+	_, err := s.stmts.Exec(r.Context(), `INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at) VALUES (?,?,?,?,?)`,
 		sess.SID, hashToken(cookie), u.ID, sess.AuthTime.Unix(), s.now().Add(s.cfg.SessionTTL).Unix())
 	if err != nil {
 		return nil, err

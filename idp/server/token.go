@@ -151,7 +151,7 @@ func (s *Server) codeGrant(ctx context.Context, c *client, get func(string) stri
 	case s.now().Unix() > expires:
 		return nil, oauth.InvalidGrant("authorization code expired")
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, s.now().Unix(), hashToken(code))
+	res, err := s.stmts.Exec(ctx, `UPDATE auth_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, s.now().Unix(), hashToken(code))
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
@@ -302,14 +302,14 @@ func (s *Server) issueTokens(ctx context.Context, c *client, u *user, sess *sess
 		return nil, oauth.ServerError(err)
 	}
 	at := randomToken()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO access_tokens(token_hash, client_id, user_id, scope, expires_at, sid) VALUES (?,?,?,?,?,?)`,
+	if _, err := s.stmts.Exec(ctx, `INSERT INTO access_tokens(token_hash, client_id, user_id, scope, expires_at, sid) VALUES (?,?,?,?,?,?)`,
 		hashToken(at), c.ID, u.ID, scope, now.Add(s.cfg.AccessTokenTTL).Unix(), sess.SID); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	resp := &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.AccessTokenTTL.Seconds()), IDToken: idt, Scope: scope}
 	if newRefresh && slices.Contains(scopes, "offline_access") {
 		rt := randomToken()
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO refresh_tokens(token_hash, id, client_id, user_id, sid, scope, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
+		if _, err := s.stmts.Exec(ctx, `INSERT INTO refresh_tokens(token_hash, id, client_id, user_id, sid, scope, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)`,
 			hashToken(rt), "rt_"+randomToken()[:16], c.ID, u.ID, sess.SID, scope, now.Unix(), now.Add(s.cfg.RefreshTokenTTL).Unix()); err != nil {
 			return nil, oauth.ServerError(err)
 		}

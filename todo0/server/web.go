@@ -215,9 +215,12 @@ func (s *Server) createTodo(ctx context.Context, userID, title, createdBy, via s
 			return todo{}, err
 		}
 	}
-	err := s.stmts.QueryRow(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?) RETURNING id`,
-		userID, title, t.CreatedAt, createdBy, via).Scan(&t.ID)
+	res, err := s.stmts.Exec(ctx, `INSERT INTO todos(user_id, title, created_at, created_by, via_client) VALUES (?,?,?,?,?)`,
+		userID, title, t.CreatedAt, createdBy, via)
 	if err != nil {
+		return todo{}, err
+	}
+	if t.ID, err = res.LastInsertId(); err != nil {
 		return todo{}, err
 	}
 	return t, nil
