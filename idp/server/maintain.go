@@ -38,7 +38,7 @@ func (s *Server) Maintain(ctx context.Context) error {
 		{"refresh_tokens", `expires_at < ?`, []any{expired}},
 		{"sessions", `expires_at < ? AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.sid = sessions.sid AND r.expires_at >= ? AND r.revoked_at IS NULL)`, []any{sessionCut, expired}},
 	} {
-		_, e := sqlitedb.Prune(ctx, s.db, p.table, p.where, p.args...)
+		_, e := sqlitedb.Prune(ctx, s.stmts, p.table, p.where, p.args...)
 		err = errors.Join(err, e)
 	}
 	return errors.Join(err, s.pruneAudit(ctx))
@@ -71,7 +71,7 @@ func (s *Server) pruneAudit(ctx context.Context) error {
 	if cut <= 0 {
 		return nil
 	}
-	n, err := sqlitedb.Prune(ctx, s.db, "audit", `id < ?`, cut)
+	n, err := sqlitedb.Prune(ctx, s.stmts, "audit", `id < ?`, cut)
 	if n > 0 {
 		s.log.Info("audit retention: deleted old records", "records", n, "kept_from_id", cut, "max_age", s.cfg.AuditMaxAge.String(), "max_rows", s.cfg.AuditMaxRows)
 	}

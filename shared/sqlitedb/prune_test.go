@@ -19,7 +19,7 @@ func TestPruneInBatches(t *testing.T) {
 	if _, err := db.Exec(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) INSERT INTO t(exp) SELECT i FROM s`, n+100); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Prune(ctx, db, "t", `exp <= ?`, n)
+	got, err := Prune(ctx, &Stmts{DB: db}, "t", `exp <= ?`, n)
 	if err != nil || got != int64(n) {
 		t.Fatalf("pruned %d, %v; want %d", got, err, n)
 	}
@@ -28,7 +28,7 @@ func TestPruneInBatches(t *testing.T) {
 	if left != 100 || minExp != n+1 {
 		t.Errorf("left %d rows from exp %d", left, minExp)
 	}
-	if _, err := Prune(ctx, db, "t; DROP TABLE t", `1`); err == nil {
+	if _, err := Prune(ctx, &Stmts{DB: db}, "t; DROP TABLE t", `1`); err == nil {
 		t.Error("a bad table name was accepted")
 	}
 }

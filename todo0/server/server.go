@@ -254,9 +254,9 @@ func (s *Server) Handler() http.Handler {
 // grant_apps.
 func (s *Server) Maintain(ctx context.Context) error {
 	_, err := s.replay.Prune(ctx, s.now().Add(-s.cfg.ClockSkew))
-	_, e1 := sqlitedb.Prune(ctx, s.db, "sessions", `expires_at < ?`, s.now().Unix())
-	_, e2 := sqlitedb.Prune(ctx, s.db, "grants", `max(expires_at, id_jag_exp) < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
-	_, e3 := sqlitedb.Prune(ctx, s.db, "revoked_access_tokens", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	_, e1 := sqlitedb.Prune(ctx, s.stmts, "sessions", `expires_at < ?`, s.now().Unix())
+	_, e2 := sqlitedb.Prune(ctx, s.stmts, "grants", `max(expires_at, id_jag_exp) < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
+	_, e3 := sqlitedb.Prune(ctx, s.stmts, "revoked_access_tokens", `expires_at < ?`, s.now().Add(-s.cfg.ClockSkew).Unix())
 	return errors.Join(err, e1, e2, e3)
 }
 
