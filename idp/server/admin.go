@@ -199,7 +199,7 @@ func (s *Server) CreateUser(ctx context.Context, actor string, in UserInput) (*U
 	}
 	id := "00u_" + randomToken()[:16]
 	admin := in.Admin != nil && *in.Admin
-	_, err = s.db.ExecContext(ctx, `INSERT INTO users(id, username, name, email, password_hash, active, is_admin, created_at) VALUES (?,?,?,?,?,1,?,?)`,
+	_, err = s.stmts.Exec(ctx, `INSERT INTO users(id, username, name, email, password_hash, active, is_admin, created_at) VALUES (?,?,?,?,?,1,?,?)`,
 		id, *in.Username, strings.TrimSpace(*in.Name), *in.Email, h, admin, s.now().Unix())
 	if err != nil {
 		if isUnique(err) {
@@ -263,7 +263,7 @@ func (s *Server) UpdateUser(ctx context.Context, actor, id string, in UserInput)
 // (access_denied), and reactivation restores access without the apps doing
 // anything. Revoke sessions separately to force a new sign-in.
 func (s *Server) SetUserActive(ctx context.Context, actor, id string, active bool) (*UserView, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET active = ? WHERE id = ?`, active, id)
+	res, err := s.stmts.Exec(ctx, `UPDATE users SET active = ? WHERE id = ?`, active, id)
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
@@ -338,7 +338,7 @@ func (s *Server) CreateGroup(ctx context.Context, actor string, in GroupInput) (
 	if !nameRe.MatchString(in.Name) {
 		return nil, oauth.InvalidRequest("group name must be 1-64 characters of a-z, 0-9, '.', '_' or '-'")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO groups(id, name, created_at) VALUES (?, ?, ?)`, in.Name, in.Name, s.now().Unix())
+	_, err := s.stmts.Exec(ctx, `INSERT INTO groups(id, name, created_at) VALUES (?, ?, ?)`, in.Name, in.Name, s.now().Unix())
 	if isUnique(err) {
 		return nil, conflict("group %q exists", in.Name)
 	}
@@ -360,7 +360,7 @@ func (s *Server) SetGroupMember(ctx context.Context, actor, groupID, userID stri
 	if !member {
 		q, op = `DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, "group.remove_member"
 	}
-	if _, err := s.db.ExecContext(ctx, q, groupID, userID); err != nil {
+	if _, err := s.stmts.Exec(ctx, q, groupID, userID); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, op, auditRecord{UserID: userID}, map[string]any{"group": groupID})
@@ -502,7 +502,7 @@ func (s *Server) CreateApp(ctx context.Context, actor string, in AppInput) (*App
 	if in.Scopes != nil {
 		sc = *in.Scopes
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO apps(id, name, audience, resources, scopes) VALUES (?,?,?,?,?)`, in.ID, strings.TrimSpace(*in.Name), nullable(aud), mustJSON(res), mustJSON(sc))
+	_, err := s.stmts.Exec(ctx, `INSERT INTO apps(id, name, audience, resources, scopes) VALUES (?,?,?,?,?)`, in.ID, strings.TrimSpace(*in.Name), nullable(aud), mustJSON(res), mustJSON(sc))
 	if isUnique(err) {
 		return nil, conflict("an app with id %q or audience %q exists", in.ID, aud)
 	}
@@ -536,7 +536,7 @@ func (s *Server) UpdateApp(ctx context.Context, actor, id string, in AppInput) (
 	if in.Scopes != nil {
 		cur.Scopes = *in.Scopes
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE apps SET name = ?, audience = ?, resources = ?, scopes = ? WHERE id = ?`, cur.Name, nullable(cur.Audience), mustJSON(cur.Resources), mustJSON(cur.Scopes), id)
+	_, err = s.stmts.Exec(ctx, `UPDATE apps SET name = ?, audience = ?, resources = ?, scopes = ? WHERE id = ?`, cur.Name, nullable(cur.Audience), mustJSON(cur.Resources), mustJSON(cur.Scopes), id)
 	if isUnique(err) {
 		return nil, conflict("another app has audience %q", cur.Audience)
 	}
@@ -583,7 +583,7 @@ func (s *Server) SetAssignment(ctx context.Context, actor, appID string, in Assi
 			q = `DELETE FROM group_assignments WHERE app_id = ? AND group_id = ?`
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, q, appID, who); err != nil {
+	if _, err := s.stmts.Exec(ctx, q, appID, who); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	op := "app.assign"
@@ -718,7 +718,7 @@ func (s *Server) CreateClient(ctx context.Context, actor string, in ClientInput)
 		secret = randomToken()
 		hash = clientauth.HashSecret(secret)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO clients(id, app_id, name, secret_hash, auth_methods, grant_types, redirect_uris, jwks_uri) VALUES (?,?,?,?,?,?,?,?)`,
+	_, err := s.stmts.Exec(ctx, `INSERT INTO clients(id, app_id, name, secret_hash, auth_methods, grant_types, redirect_uris, jwks_uri) VALUES (?,?,?,?,?,?,?,?)`,
 		v.ID, v.AppID, v.Name, hash, mustJSON(v.AuthMethods), mustJSON(v.GrantTypes), mustJSON(v.RedirectURIs), v.JWKSURI)
 	if isUnique(err) {
 		return nil, conflict("client %q exists", v.ID)
@@ -764,7 +764,7 @@ func (s *Server) UpdateClient(ctx context.Context, actor, id string, in ClientIn
 	if err := validateClient(v); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE clients SET name = ?, auth_methods = ?, grant_types = ?, redirect_uris = ?, jwks_uri = ? WHERE id = ?`,
+	if _, err := s.stmts.Exec(ctx, `UPDATE clients SET name = ?, auth_methods = ?, grant_types = ?, redirect_uris = ?, jwks_uri = ? WHERE id = ?`,
 		v.Name, mustJSON(v.AuthMethods), mustJSON(v.GrantTypes), mustJSON(v.RedirectURIs), v.JWKSURI, id); err != nil {
 		return nil, oauth.ServerError(err)
 	}
@@ -783,7 +783,7 @@ func (s *Server) RotateClientSecret(ctx context.Context, actor, id string) (*Cli
 		return nil, oauth.InvalidRequest("client %q does not authenticate with a secret", id)
 	}
 	secret := randomToken()
-	if _, err := s.db.ExecContext(ctx, `UPDATE clients SET secret_hash = ? WHERE id = ?`, clientauth.HashSecret(secret), id); err != nil {
+	if _, err := s.stmts.Exec(ctx, `UPDATE clients SET secret_hash = ? WHERE id = ?`, clientauth.HashSecret(secret), id); err != nil {
 		return nil, oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "client.rotate_secret", auditRecord{ClientID: id, AppID: v.AppID}, nil)
@@ -943,7 +943,7 @@ func (s *Server) CreateConnection(ctx context.Context, actor string, in Connecti
 	if err := s.validateConnection(ctx, &c); err != nil {
 		return nil, err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id, authorization_details, max_auth_age) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := s.stmts.Exec(ctx, `INSERT INTO managed_connections(id, client_id, resource_app_id, resources, scopes, resource_client_id, include_email, enabled, group_id, authorization_details, max_auth_age) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.ClientID, c.ResourceAppID, mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), c.MaxAuthAge)
 	if isUnique(err) {
 		return nil, conflict("a managed connection %s -> %s exists; edit it instead", c.ClientID, c.ResourceAppID)
@@ -972,7 +972,7 @@ func (s *Server) UpdateConnection(ctx context.Context, actor, id string, in Conn
 	if err := s.validateConnection(ctx, c); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ?, authorization_details = ?, max_auth_age = ? WHERE id = ?`,
+	if _, err := s.stmts.Exec(ctx, `UPDATE managed_connections SET resources = ?, scopes = ?, resource_client_id = ?, include_email = ?, enabled = ?, group_id = ?, authorization_details = ?, max_auth_age = ? WHERE id = ?`,
 		mustJSON(c.Resources), mustJSON(c.Scopes), c.ResourceClientID, c.IncludeEmail, c.Enabled, c.GroupID, mustJSON(c.AuthorizationDetails), c.MaxAuthAge, id); err != nil {
 		return nil, oauth.ServerError(err)
 	}
@@ -985,7 +985,7 @@ func (s *Server) DeleteConnection(ctx context.Context, actor, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM managed_connections WHERE id = ?`, id); err != nil {
+	if _, err := s.stmts.Exec(ctx, `DELETE FROM managed_connections WHERE id = ?`, id); err != nil {
 		return oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "connection.delete", auditRecord{ClientID: c.ClientID, AppID: c.ResourceAppID}, map[string]any{"connection": id})
@@ -1054,7 +1054,7 @@ func (s *Server) RevokeRefreshToken(ctx context.Context, actor, id string) error
 	} else if err != nil {
 		return oauth.ServerError(err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now().Unix(), id); err != nil {
+	if _, err := s.stmts.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now().Unix(), id); err != nil {
 		return oauth.ServerError(err)
 	}
 	s.adminChange(ctx, actor, "refresh_token.revoke", auditRecord{UserID: userID, ClientID: clientID}, map[string]any{"refresh_token": id})

@@ -31,7 +31,7 @@ const (
 func (s *Server) createConsoleSession(w http.ResponseWriter, r *http.Request, u *user) (string, error) {
 	cookie := randomToken()
 	sid := consoleSIDPrefix + randomToken()[:22]
-	_, err := s.db.ExecContext(r.Context(), `INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at) VALUES (?,?,?,?,?)`,
+	_, err := s.stmts.Exec(r.Context(), `INSERT INTO sessions(sid, cookie_hash, user_id, auth_time, expires_at) VALUES (?,?,?,?,?)`,
 		sid, hashToken(cookie), u.ID, s.now().Unix(), s.now().Add(consoleSessionTTL).Unix())
 	if err != nil {
 		return "", err
@@ -79,7 +79,7 @@ func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {
 		s.renderConsoleError(w, &oauth.Error{Code: oauth.ErrAccessDenied, Description: "the sign-out form's CSRF token is missing or wrong; reload the page", Status: http.StatusForbidden})
 		return
 	}
-	_, _ = s.db.ExecContext(r.Context(), `UPDATE sessions SET revoked_at = ? WHERE sid = ?`, s.now().Unix(), sid)
+	_, _ = s.stmts.Exec(r.Context(), `UPDATE sessions SET revoked_at = ? WHERE sid = ?`, s.now().Unix(), sid)
 	s.audit(r.Context(), auditRecord{Event: "sign_out", Outcome: "ok", ClientID: "admin-console", UserID: u.ID, Detail: map[string]any{"sid": sid}})
 	http.SetCookie(w, &http.Cookie{Name: consoleSessionCookie, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true})
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)

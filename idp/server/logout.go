@@ -154,7 +154,7 @@ func (s *Server) postLogoutRedirects(ctx context.Context, clientID string) []str
 // ID tokens and refresh tokens of the session stop working as subject tokens
 // for token exchange (checklist 6, revoked Acme session).
 func (s *Server) revokeSSOSession(ctx context.Context, w http.ResponseWriter, sess *session, clientID string) {
-	_, _ = s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, s.now().Unix(), sess.SID)
+	_, _ = s.stmts.Exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL`, s.now().Unix(), sess.SID)
 	s.audit(ctx, auditRecord{Event: "sign_out", Outcome: "ok", ClientID: clientID, UserID: sess.UserID, Detail: map[string]any{"sid": sess.SID}})
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
 	s.signalUser(ctx, EventSessionRevoked, sess.UserID, "user", "signed out of Acme")
