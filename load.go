@@ -21,7 +21,6 @@ const defaultMCPSessionsPerUser = 16
 // loadCmd is `go run . load`: simulated agents doing full XAA flows against a
 // fresh in-process sandbox (or, with -running, one already running on
 // loopback), then a check that every acknowledged todo is stored exactly once.
-
 func loadCmd(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	cfg := load.Config{}

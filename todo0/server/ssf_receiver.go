@@ -180,7 +180,7 @@ func (s *Server) verifySET(ctx context.Context, raw string) (*securityEvent, err
 // revokeUserTokens ends the live access tokens of the user with this IdP
 // subject; it returns how many.
 func (s *Server) revokeUserTokens(ctx context.Context, sub string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO revoked_access_tokens(jti, expires_at)
+	res, err := s.stmts.Exec(ctx, `INSERT OR IGNORE INTO revoked_access_tokens(jti, expires_at)
 		SELECT g.jti, g.expires_at FROM grants g JOIN users u ON u.id = g.user_id
 		WHERE u.iss = ? AND u.sub = ? AND g.expires_at > ?`, s.cfg.IdPIssuer, sub, s.now().Unix())
 	if err != nil {

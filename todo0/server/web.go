@@ -96,7 +96,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ck, _ := r.Cookie(sessionCookie)
-	_, _ = s.db.ExecContext(r.Context(), `DELETE FROM sessions WHERE cookie_hash = ?`, hash(ck.Value))
+	_, _ = s.stmts.Exec(r.Context(), `DELETE FROM sessions WHERE cookie_hash = ?`, hash(ck.Value))
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
 	if r.PostFormValue("acme") == "" {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
